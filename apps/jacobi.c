@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * jacobi.c - 2-D Jacobi relaxation on a shared grid (libdsm app suite).
+ *
+ * The model for the SPLASH-2-style apps in apps/:
+ *
+ *  - SPMD over dsm.h only: every node runs main(), allocates the shared data
+ *    collectively, works on a block of it and synchronizes with barriers.
+ *  - Data-race-free: between two barriers a shared word is written by at most
+ *    one node and nobody reads it while it may be written, so the program
+ *    gives the same answer under every consistency model (sequential,
+ *    release, weak) without change.
+ *  - -t THREADS application threads per node; exactly one of them (thread 0)
+ *    makes the collective dsm_barrier() call, fenced by a pthread barrier on
+ *    each side so that every thread's writes precede it and no thread reads
+ *    before it returns.
+ *  - Self-checking, bit for bit: every node recomputes its own rows
+ *    sequentially in private memory and compares; any mismatch makes every
+ *    node exit non-zero.
+ *  - Only the parallel part is timed (initial barrier to last barrier), with
+ *    CLOCK_MONOTONIC, and node 0 prints one human line and one line
+ *    "DSM_RESULT key=value ..." for scripts (scripts/demo.sh parses it).
+ *
+ * The grid is SIZE x SIZE doubles with fixed boundary rows and columns; two
+ * grids are swapped each iteration.  Rows are block-partitioned among nodes
+ * (and within a node among its threads).  Each row starts on a page boundary
+ * (the row stride is rounded up to whole coherence units) so that two nodes
+ * never write into the same page: with a single-writer protocol a shared
+ * page would ping-pong every iteration and measure false sharing, not the
+ * algorithm.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dsm.h>
+
+#define JACOBI_DEF_SIZE		1024
+#define JACOBI_DEF_ITERS	100
+#define JACOBI_MAX_THREADS	64
+
+/* Everything the threads of one node share (private memory). */
+struct jacobi {
+	int n;			/* grid is n x n, n >= 3 */
+	int iters;		/* relaxation sweeps */
+	int nthreads;		/* application threads on this node */
+	size_t stride;		/* doubles from one row to the next */
+	double *grid[2];	/* shared: grid[it & 1] is read at sweep it */
+	int row_lo, row_hi;	/* this node's rows [row_lo, row_hi) */
+	pthread_barrier_t pbar;	/* the node's threads meet here */
+	struct timespec t0, t1;	/* timed region, taken by thread 0 */
+};
+
+struct jacobi_thread {
+	struct jacobi *jb;
+	int tid;
+	pthread_t thread;
+};
+
+static void usage(const char *prog)
+{
+	fprintf(stderr,
+		"usage: %s [-n SIZE] [-i ITERS] [-t THREADS]\n"
+		"  -n SIZE     grid is SIZE x SIZE doubles (>= 3, default %d)\n"
+		"  -i ITERS    relaxation sweeps (>= 0, default %d)\n"
+		"  -t THREADS  application threads per node (1..%d, default 1)\n",
+		prog, JACOBI_DEF_SIZE, JACOBI_DEF_ITERS, JACOBI_MAX_THREADS);
+}
+
+static int parse_int(const char *s, long lo, long hi, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* Block partition of [0, total) into nparts: part k gets [*lo, *hi). */
+static void block_range(int total, int nparts, int k, int *lo, int *hi)
+{
+	*lo = (int)((long)total * k / nparts);
+	*hi = (int)((long)total * (k + 1) / nparts);
+}
+
+/*
+ * Initial value of cell (i, j): a harmonic function on the boundary (so the
+ * relaxation has a smooth solution to go to) and a deterministic pattern in
+ * the interior (so that every cell changes from the first sweep on and a
+ * wrong neighbour shows up in the check at once).
+ */
+static double initial_value(int n, int i, int j)
+{
+	double x = (double)j / (n - 1), y = (double)i / (n - 1);
+
+	if (i == 0 || j == 0 || i == n - 1 || j == n - 1)
+		return x * x - y * y + 1.0;
+	return (double)((i * 31 + j * 17) % 97) / 97.0;
+}
+
+/*
+ * One cell of one sweep.  The parallel and the sequential code both call this
+ * very function, so they do the same floating-point operations in the same
+ * order and must agree bit for bit.  (A sum times a constant gives the
+ * compiler no multiply-add to contract.)
+ */
+static inline double relax(const double *up, const double *row,
+			   const double *down, int j)
+{
+	return 0.25 * ((up[j] + down[j]) + (row[j - 1] + row[j + 1]));
+}
+
+/*
+ * Sweep grid rows [lo, hi) of src into dst; the grid's boundary rows and
+ * columns are left alone.  dst and src hold grid rows from row0 on (0 for
+ * the shared grids, the first row of the band for the check).
+ */
+static void sweep_rows(double *dst, const double *src, size_t stride, int n,
+		       int row0, int lo, int hi)
+{
+	int i, j;
+
+	if (lo < 1)
+		lo = 1;
+	if (hi > n - 1)
+		hi = n - 1;
+	for (i = lo; i < hi; i++) {
+		const double *up = src + (size_t)(i - 1 - row0) * stride;
+		const double *row = src + (size_t)(i - row0) * stride;
+		const double *down = src + (size_t)(i + 1 - row0) * stride;
+		double *out = dst + (size_t)(i - row0) * stride;
+
+		for (j = 1; j < n - 1; j++)
+			out[j] = relax(up, row, down, j);
+	}
+}
+
+/* Fill rows [lo, hi) of both grids with the initial values. */
+static void init_rows(struct jacobi *jb, int lo, int hi)
+{
+	int i, j;
+
+	for (i = lo; i < hi; i++) {
+		double *r0 = jb->grid[0] + (size_t)i * jb->stride;
+		double *r1 = jb->grid[1] + (size_t)i * jb->stride;
+
+		for (j = 0; j < jb->n; j++)
+			r0[j] = r1[j] = initial_value(jb->n, i, j);
+	}
+}
+
+/*
+ * The node-wide barrier: every thread of the node, then one dsm_barrier()
+ * (collective: one thread per node), then every thread again.  The first
+ * pthread barrier orders all the node's writes before the DSM release; the
+ * second keeps every thread from reading before the DSM acquire.
+ */
+static void node_barrier(struct jacobi *jb, int tid)
+{
+	pthread_barrier_wait(&jb->pbar);
+	if (tid == 0)
+		dsm_barrier();
+	pthread_barrier_wait(&jb->pbar);
+}
+
+static void *jacobi_thread_main(void *arg)
+{
+	struct jacobi_thread *th = arg;
+	struct jacobi *jb = th->jb;
+	int lo, hi, it, tid = th->tid;
+
+	/* This thread's share of the node's rows. */
+	block_range(jb->row_hi - jb->row_lo, jb->nthreads, tid, &lo, &hi);
+	lo += jb->row_lo;
+	hi += jb->row_lo;
+
+	/*
+	 * Each node writes its own rows first (first touch): under a
+	 * single-writer protocol that makes it the owner of those pages
+	 * before the clock starts.
+	 */
+	init_rows(jb, lo, hi);
+	node_barrier(jb, tid);
+	if (tid == 0)
+		clock_gettime(CLOCK_MONOTONIC, &jb->t0);
+
+	for (it = 0; it < jb->iters; it++) {
+		sweep_rows(jb->grid[(it + 1) & 1], jb->grid[it & 1],
+			   jb->stride, jb->n, 0, lo, hi);
+		/* Neighbours read our edge rows in the next sweep. */
+		node_barrier(jb, tid);
+	}
+
+	if (tid == 0)
+		clock_gettime(CLOCK_MONOTONIC, &jb->t1);
+	return NULL;
+}
+
+/*
+ * Recompute rows [lo, hi) after iters sweeps in private memory and compare
+ * them with the shared result (which must be readable: call after the last
+ * barrier).  Row i after k sweeps depends only on rows i-k .. i+k of the
+ * start, so only that band is simulated: its outermost rows go stale one row
+ * per sweep, and after iters sweeps the staleness has not reached [lo, hi).
+ * This keeps the check's cost at this node's share plus 2*iters rows.
+ *
+ * Returns the number of cells that differ (0: check passed), or -1 if out
+ * of memory.
+ */
+static long check_rows(struct jacobi *jb, int lo, int hi)
+{
+	int n = jb->n, iters = jb->iters;
+	int blo = lo - iters < 0 ? 0 : lo - iters;
+	int bhi = hi + iters > n ? n : hi + iters;
+	int rows = bhi - blo, i, j, it;
+	const double *res = jb->grid[iters & 1];
+	double *band[2];
+	long bad = 0;
+
+	if (lo >= hi)
+		return 0;
+	band[0] = malloc(sizeof(double) * (size_t)rows * n);
+	band[1] = malloc(sizeof(double) * (size_t)rows * n);
+	if (!band[0] || !band[1]) {
+		free(band[0]);
+		free(band[1]);
+		return -1;
+	}
+	for (i = blo; i < bhi; i++)
+		for (j = 0; j < n; j++)
+			band[0][(size_t)(i - blo) * n + j] =
+				band[1][(size_t)(i - blo) * n + j] =
+					initial_value(n, i, j);
+
+	/*
+	 * The band's first and last rows stay fixed: either they are the
+	 * grid's boundary, or they are the stale edge discussed above.
+	 */
+	for (it = 0; it < iters; it++)
+		sweep_rows(band[(it + 1) & 1], band[it & 1], n, n, blo,
+			   blo + 1, bhi - 1);
+
+	for (i = lo; i < hi; i++) {
+		const double *want = band[iters & 1] + (size_t)(i - blo) * n;
+		const double *got = res + (size_t)i * jb->stride;
+
+		/* Bit for bit: compare representations, not values. */
+		if (memcmp(want, got, sizeof(double) * n) == 0)
+			continue;
+		for (j = 0; j < n; j++) {
+			if (memcmp(&want[j], &got[j], sizeof(double)) == 0)
+				continue;
+			if (bad < 5)
+				fprintf(stderr,
+					"jacobi: node %d: cell (%d,%d) = %.17g, expected %.17g\n",
+					dsm_node_id(), i, j, got[j], want[j]);
+			bad++;
+		}
+	}
+	free(band[0]);
+	free(band[1]);
+	return bad;
+}
+
+static const char *model_name(dsm_consistency_t m)
+{
+	switch (m) {
+	case DSM_SEQUENTIAL:
+		return "sequential";
+	case DSM_RELEASE:
+		return "release";
+	case DSM_WEAK:
+		return "weak";
+	}
+	return "unknown";
+}
+
+int main(int argc, char **argv)
+{
+	struct jacobi jb = { .n = JACOBI_DEF_SIZE, .iters = JACOBI_DEF_ITERS,
+			     .nthreads = 1 };
+	struct jacobi_thread th[JACOBI_MAX_THREADS];
+	size_t page, rowbytes, gridbytes;
+	int me, nnodes, opt, ret, i, passed, bad_args;
+	int *node_ok;	/* shared: node_ok[k] = 1 if node k's rows checked out */
+	long bad;
+	double secs;
+
+	ret = dsm_init(&argc, &argv);
+	if (ret < 0) {
+		fprintf(stderr, "jacobi: dsm_init: %s\n", dsm_strerror(ret));
+		return 1;
+	}
+	me = dsm_node_id();
+	nnodes = dsm_num_nodes();
+
+	/* dsm_init has taken its --dsm-* options out of argv already. */
+	bad_args = 0;
+	while ((opt = getopt(argc, argv, "n:i:t:h")) != -1) {
+		switch (opt) {
+		case 'n':
+			bad_args |= parse_int(optarg, 3, 1 << 20, &jb.n);
+			break;
+		case 'i':
+			bad_args |= parse_int(optarg, 0, 1 << 30, &jb.iters);
+			break;
+		case 't':
+			bad_args |= parse_int(optarg, 1, JACOBI_MAX_THREADS,
+					      &jb.nthreads);
+			break;
+		default:
+			bad_args = 1;
+			break;
+		}
+	}
+	if (bad_args || optind != argc) {
+		/*
+		 * Every node sees the same arguments, so every node takes
+		 * this path: finalizing is collective and stays balanced.
+		 */
+		if (me == 0)
+			usage(argv[0]);
+		dsm_finalize();
+		return 2;
+	}
+
+	page = dsm_page_size();
+	rowbytes = (size_t)jb.n * sizeof(double);
+	rowbytes = (rowbytes + page - 1) / page * page;
+	jb.stride = rowbytes / sizeof(double);
+	gridbytes = rowbytes * (size_t)jb.n;
+	jb.grid[0] = dsm_alloc_collective(gridbytes);
+	jb.grid[1] = dsm_alloc_collective(gridbytes);
+	node_ok = dsm_alloc_collective(sizeof(int) * (size_t)nnodes);
+	if (!jb.grid[0] || !jb.grid[1] || !node_ok) {
+		/* Collective: NULL on every node, so all of them get here. */
+		fprintf(stderr, "jacobi: node %d: cannot allocate 2 x %zu bytes of shared heap: %s\n",
+			me, gridbytes, strerror(errno));
+		dsm_finalize();
+		return 1;
+	}
+	block_range(jb.n, nnodes, me, &jb.row_lo, &jb.row_hi);
+
+	ret = pthread_barrier_init(&jb.pbar, NULL, (unsigned)jb.nthreads);
+	if (ret) {
+		fprintf(stderr, "jacobi: pthread_barrier_init: %s\n", strerror(ret));
+		return 1;
+	}
+	for (i = 0; i < jb.nthreads; i++) {
+		th[i].jb = &jb;
+		th[i].tid = i;
+		if (i == 0)
+			continue;
+		ret = pthread_create(&th[i].thread, NULL, jacobi_thread_main,
+				     &th[i]);
+		if (ret) {
+			fprintf(stderr, "jacobi: pthread_create: %s\n",
+				strerror(ret));
+			return 1;
+		}
+	}
+	/* The main thread is thread 0: it makes the collective calls. */
+	jacobi_thread_main(&th[0]);
+	for (i = 1; i < jb.nthreads; i++)
+		pthread_join(th[i].thread, NULL);
+	pthread_barrier_destroy(&jb.pbar);
+
+	/* After the last barrier every node's rows are final: check ours. */
+	bad = check_rows(&jb, jb.row_lo, jb.row_hi);
+	if (bad < 0)
+		fprintf(stderr, "jacobi: node %d: out of memory for the check\n", me);
+	else if (bad > 0)
+		fprintf(stderr, "jacobi: node %d: %ld cells of rows %d..%d differ from the sequential result\n",
+			me, bad, jb.row_lo, jb.row_hi - 1);
+	node_ok[me] = bad == 0;
+	dsm_barrier();
+	passed = 1;
+	for (i = 0; i < nnodes; i++)
+		passed &= node_ok[i];
+
+	secs = (double)(jb.t1.tv_sec - jb.t0.tv_sec) +
+	       (double)(jb.t1.tv_nsec - jb.t0.tv_nsec) * 1e-9;
+	if (me == 0) {
+		const char *model = model_name(dsm_consistency());
+
+		printf("jacobi: %dx%d grid, %d iterations, %d node%s x %d thread%s, %s consistency: %.6f s, check %s\n",
+		       jb.n, jb.n, jb.iters, nnodes, nnodes == 1 ? "" : "s",
+		       jb.nthreads, jb.nthreads == 1 ? "" : "s", model, secs,
+		       passed ? "passed" : "FAILED");
+		printf("DSM_RESULT app=jacobi nodes=%d model=%s size=%dx%d threads=%d seconds=%.6f check=%s\n",
+		       nnodes, model, jb.n, jb.iters, jb.nthreads, secs,
+		       passed ? "passed" : "failed");
+		fflush(stdout);
+	}
+
+	ret = dsm_finalize();
+	if (ret < 0) {
+		fprintf(stderr, "jacobi: node %d: dsm_finalize: %s\n", me,
+			dsm_strerror(ret));
+		return 1;
+	}
+	return passed ? 0 : 1;
+}

@@ -1,0 +1,834 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * microbench.c - cost of libdsm's basic operations, and of their floors.
+ *
+ * Run as exactly two nodes: dsmrun -n 2 benchmarks/microbench [-r R] [-s S]
+ *
+ * Every quantity is measured R times ("rounds") over S samples each; a
+ * round's result is the median (and p90) of its samples, and the benchmark
+ * reports the median over rounds of those, so that one disturbed round (a
+ * page cache flush, another process) does not move the result.
+ *
+ * Floors, measured in the same run so that ratios compare like with like:
+ *  - a bare SIGSEGV cycle: a store to a PROT_NONE private page, a handler
+ *    that mprotect()s it read-write and returns, the store retried; and one
+ *    mprotect() call by itself;
+ *  - a TCP round trip of 64 B and of 4 KiB between the two node processes
+ *    over loopback, TCP_NODELAY, blocking send/recv.
+ *
+ * DSM operations, each timed around a single load, store or call:
+ *  a. read fault on a page whose home and owner is the other node;
+ *  b. read fault on a page whose home is this node while the other node
+ *     holds it exclusively (the home recalls it first);
+ *  c. write fault that must invalidate one other copy (both nodes read the
+ *     page first), with the home remote and with the home local;
+ *  d. write fault on a page this node already holds read-only (upgrade),
+ *     home remote and home local;
+ *  e. lock acquire + release whose last holder was the other node, with the
+ *     lock's manager remote and local;
+ *  f. barrier, back to back.
+ *
+ * Who measures: node 1 takes every sample, node 0 only sets the stage (writes
+ * the pages, holds the lock, answers the TCP pings) and then waits in a
+ * barrier.  Node 0 is the barrier's centre, so while it waits it sends
+ * nothing, and with two nodes every message has node 1 at one end: node 1's
+ * msgs_sent + msgs_recv over a measuring window (from dsm_get_stats) is then
+ * exactly the job's message count for the operations in that window.  Node 1
+ * writes its results into shared memory and node 0 prints the table after a
+ * barrier.
+ *
+ * Each sample uses a page nobody has touched before (pools of fresh pages,
+ * chosen with dsm_home_node), so the state of a page before the timed access
+ * is exactly the one the operation names, whatever the protocol did to the
+ * pages of earlier samples.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dsm.h>
+
+#define MB_DEF_ROUNDS	5
+#define MB_DEF_SAMPLES	200
+#define MB_MEASURER	1	/* the node that takes the samples */
+#define MB_LOCK_BASE	100	/* locks MB_LOCK_BASE + k have manager k % 2 */
+
+enum mb_floor_id {
+	FL_FAULT,	/* SIGSEGV + handler mprotect + retry */
+	FL_MPROTECT,	/* one mprotect(PROT_READ|PROT_WRITE) */
+	FL_TCP64,	/* TCP round trip, 64 B each way */
+	FL_TCP4K,	/* TCP round trip, 4 KiB each way */
+	FL_NR
+};
+
+enum mb_op_id {
+	OP_READ_REMOTE,
+	OP_READ_RECALL,
+	OP_WINV_REMOTE,
+	OP_WINV_LOCAL,
+	OP_UPG_REMOTE,
+	OP_UPG_LOCAL,
+	OP_LOCK_REMOTE,
+	OP_LOCK_LOCAL,
+	OP_BARRIER,
+	OP_NR
+};
+
+/* Which pool of fresh pages an operation draws from (-1: none). */
+static const int op_home[OP_NR] = {
+	[OP_READ_REMOTE] = 0, [OP_READ_RECALL] = 1,
+	[OP_WINV_REMOTE] = 0, [OP_WINV_LOCAL] = 1,
+	[OP_UPG_REMOTE] = 0,  [OP_UPG_LOCAL] = 1,
+	[OP_LOCK_REMOTE] = -1, [OP_LOCK_LOCAL] = -1, [OP_BARRIER] = -1,
+};
+
+static const char *const floor_name[FL_NR] = {
+	[FL_FAULT]    = "SIGSEGV + mprotect(RW) in handler, full cycle",
+	[FL_MPROTECT] = "mprotect(RW) call alone",
+	[FL_TCP64]    = "TCP round trip, 64 B",
+	[FL_TCP4K]    = "TCP round trip, 4 KiB",
+};
+
+/* Table rows, from the measuring node's (node 1's) point of view. */
+static const struct {
+	const char *label;
+	const char *text;
+	enum mb_floor_id floor;	/* the floor it is compared with */
+} op_info[OP_NR] = {
+	[OP_READ_REMOTE] = { "a", "read fault: home+owner remote", FL_TCP4K },
+	[OP_READ_RECALL] = { "b", "read fault: home local, owner remote (recall)", FL_TCP4K },
+	[OP_WINV_REMOTE] = { "c", "write fault, invalidate 1 copy: home remote", FL_TCP64 },
+	[OP_WINV_LOCAL]  = { "c", "write fault, invalidate 1 copy: home local", FL_TCP64 },
+	[OP_UPG_REMOTE]  = { "d", "write upgrade of read-only page: home remote", FL_TCP64 },
+	[OP_UPG_LOCAL]   = { "d", "write upgrade of read-only page: home local", FL_FAULT },
+	[OP_LOCK_REMOTE] = { "e", "lock acquire+release, last holder remote: manager remote", FL_TCP64 },
+	[OP_LOCK_LOCAL]  = { "e", "lock acquire+release, last holder remote: manager local", FL_TCP64 },
+	[OP_BARRIER]     = { "f", "barrier, 2 nodes", FL_TCP64 },
+};
+
+/* One measured quantity, as node 1 publishes it to node 0. */
+struct mb_result {
+	int valid;		/* 0: not measured (see the note printed) */
+	double med_us;		/* median over rounds of the round medians */
+	double p90_us;		/* median over rounds of the round p90s */
+	double msgs;		/* messages per operation (DSM rows only) */
+	double bytes;		/* bytes per operation (DSM rows only) */
+};
+
+/*
+ * Shared between the two nodes; each field is written by one node and read
+ * by the other only after a barrier.
+ */
+struct mb_shared {
+	int port;		/* node 0: its TCP port, or -1 */
+	int connected;		/* node 1: 1 if it reached that port */
+	long errors;		/* node 1: wrong values seen by the checks */
+	struct mb_result floor[FL_NR];	/* node 1 */
+	struct mb_result op[OP_NR];	/* node 1 */
+};
+
+/* Node-private state of the benchmark. */
+struct mb {
+	int me;
+	int rounds, samples;
+	size_t page;
+	struct mb_shared *sh;
+	char **pool[2];		/* pool[h]: fresh pages with home node h */
+	size_t pool_next[2];	/* next unused page of each pool */
+	double *buf;		/* one round's samples, ns */
+	double *rmed, *rp90;	/* per round: median and p90 of the samples */
+	/* Message accounting of the current quantity (node 1 only). */
+	uint64_t msgs, bytes, ops;
+	struct dsm_stats st0;	/* at the start of the current window */
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorts v in place; returns the nearest-rank q-quantile (0 < q <= 1). */
+static double quantile(double *v, int n, double q)
+{
+	int k;
+
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	k = (int)ceil(q * n) - 1;
+	if (k < 0)
+		k = 0;
+	return v[k];
+}
+
+/* The median of v; for an even count, the mean of the middle two. */
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Median and p90 of the n samples in v (sorted in place). */
+static void round_stats(double *v, int n, double *med, double *p90)
+{
+	*p90 = quantile(v, n, 0.9);
+	*med = median(v, n);
+}
+
+/* Record the finished round r whose n samples (ns) are in mb->buf. */
+static void round_done(struct mb *mb, int r, int n)
+{
+	round_stats(mb->buf, n, &mb->rmed[r], &mb->rp90[r]);
+}
+
+/* Reduce per-round medians and p90s (ns) to one result (us). */
+static void reduce_rounds(double *rmed, double *rp90, int rounds,
+			  struct mb_result *res)
+{
+	res->med_us = median(rmed, rounds) / 1000.0;
+	res->p90_us = median(rp90, rounds) / 1000.0;
+	res->valid = 1;
+}
+
+/* Reduce mb's rounds to one result; DSM rows also get messages per op. */
+static void result_done(struct mb *mb, struct mb_result *res, int with_msgs)
+{
+	reduce_rounds(mb->rmed, mb->rp90, mb->rounds, res);
+	if (with_msgs && mb->ops) {
+		res->msgs = (double)mb->msgs / (double)mb->ops;
+		res->bytes = (double)mb->bytes / (double)mb->ops;
+	}
+	mb->msgs = mb->bytes = mb->ops = 0;
+}
+
+/*
+ * Open and close a message-counting window on node 1.  No DSM call may fall
+ * between the two but the operations counted (see the top of the file).
+ */
+static void window_open(struct mb *mb)
+{
+	dsm_get_stats(&mb->st0);
+}
+
+static void window_close(struct mb *mb, uint64_t ops)
+{
+	struct dsm_stats st;
+
+	dsm_get_stats(&st);
+	mb->msgs += (st.msgs_sent - mb->st0.msgs_sent) +
+		    (st.msgs_recv - mb->st0.msgs_recv);
+	mb->bytes += (st.bytes_sent - mb->st0.bytes_sent) +
+		     (st.bytes_recv - mb->st0.bytes_recv);
+	mb->ops += ops;
+}
+
+/* The next n fresh pages whose home is node h (same on both nodes). */
+static char **pool_take(struct mb *mb, int h, int n)
+{
+	char **p = mb->pool[h] + mb->pool_next[h];
+
+	mb->pool_next[h] += (size_t)n;
+	return p;
+}
+
+/*
+ * Fill both pools with need pages each.  Homes are the same on every node,
+ * and so is the sequence of collective allocations, so both nodes end with
+ * the same pools.  Returns 0, or -1 if the shared heap is too small.
+ */
+static int pools_fill(struct mb *mb, size_t need)
+{
+	size_t have[2] = { 0, 0 }, chunk = 2 * need + 2, i;
+	int tries;
+
+	mb->pool[0] = calloc(need, sizeof(char *));
+	mb->pool[1] = calloc(need, sizeof(char *));
+	if (!mb->pool[0] || !mb->pool[1])
+		return -1;
+	for (tries = 0; tries < 8 && (have[0] < need || have[1] < need); tries++) {
+		char *base = dsm_alloc_collective(chunk * mb->page);
+
+		if (!base)
+			return -1;
+		for (i = 0; i < chunk; i++) {
+			char *p = base + i * mb->page;
+			int h = dsm_home_node(p);
+
+			if (h >= 0 && h < 2 && have[h] < need)
+				mb->pool[h][have[h]++] = p;
+		}
+	}
+	return have[0] < need || have[1] < need ? -1 : 0;
+}
+
+/* ------------------------------------------------------------- floors */
+
+static volatile char *fl_page;		/* the private page of the fault floor */
+static size_t fl_len;
+static struct sigaction fl_saved;	/* the runtime's SIGSEGV disposition */
+
+/*
+ * SIGSEGV handler of the fault floor: open the page and return, so that the
+ * store is retried.  Signal context: only mprotect and sigaction.  A fault
+ * anywhere else is not ours: put the saved disposition back and return, so
+ * the faulting instruction runs again under the runtime's own handler.
+ */
+static void fl_handler(int sig, siginfo_t *si, void *uc)
+{
+	char *a = si->si_addr;
+
+	(void)sig;
+	(void)uc;
+	if (a < (char *)fl_page || a >= (char *)fl_page + fl_len) {
+		sigaction(SIGSEGV, &fl_saved, NULL);
+		return;
+	}
+	mprotect((void *)fl_page, fl_len, PROT_READ | PROT_WRITE);
+}
+
+/*
+ * Node 1: the fault and mprotect floors.  SIGSEGV belongs to the runtime
+ * (with the sigsegv fault backend), so borrow it and give it back.  That is
+ * safe because this thread touches no shared memory meanwhile, node 0 is
+ * parked in a barrier, and the runtime's own threads never fault: they reach
+ * pages through the runtime's always-writable view (ARCHITECTURE.md).
+ */
+static int floor_fault(struct mb *mb)
+{
+	struct sigaction sa;
+	double *mp, *mp_med, *mp_p90;	/* the mprotect samples' own series */
+	int r, k, ret = -1;
+
+	fl_len = mb->page;
+	fl_page = mmap(NULL, fl_len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fl_page == MAP_FAILED) {
+		fprintf(stderr, "microbench: fault floor: mmap: %s\n", strerror(errno));
+		return -1;
+	}
+	mp = calloc((size_t)mb->samples, sizeof(double));
+	mp_med = calloc((size_t)mb->rounds, sizeof(double));
+	mp_p90 = calloc((size_t)mb->rounds, sizeof(double));
+	if (!mp || !mp_med || !mp_p90) {
+		fprintf(stderr, "microbench: fault floor: out of memory\n");
+		goto out;
+	}
+	fl_page[0] = 0;		/* populate it: time protection, not zero-fill */
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = fl_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &fl_saved) < 0) {
+		fprintf(stderr, "microbench: sigaction: %s\n", strerror(errno));
+		goto out;
+	}
+
+	for (r = 0; r < mb->rounds; r++) {
+		for (k = 0; k < mb->samples; k++) {
+			uint64_t t0, t1;
+
+			/* The upgrade a fault handler does, alone. */
+			mprotect((void *)fl_page, fl_len, PROT_NONE);
+			t0 = now_ns();
+			mprotect((void *)fl_page, fl_len, PROT_READ | PROT_WRITE);
+			t1 = now_ns();
+			mp[k] = (double)(t1 - t0);
+
+			/* The whole cycle: fault, handler, mprotect, retry. */
+			mprotect((void *)fl_page, fl_len, PROT_NONE);
+			t0 = now_ns();
+			fl_page[0] = (char)k;
+			t1 = now_ns();
+			mb->buf[k] = (double)(t1 - t0);
+		}
+		round_done(mb, r, mb->samples);
+		round_stats(mp, mb->samples, &mp_med[r], &mp_p90[r]);
+	}
+	sigaction(SIGSEGV, &fl_saved, NULL);
+
+	result_done(mb, &mb->sh->floor[FL_FAULT], 0);
+	reduce_rounds(mp_med, mp_p90, mb->rounds, &mb->sh->floor[FL_MPROTECT]);
+	ret = 0;
+out:
+	munmap((void *)fl_page, fl_len);
+	free(mp);
+	free(mp_med);
+	free(mp_p90);
+	return ret;
+}
+
+static int send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int recv_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = recv(fd, p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void set_nodelay(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/*
+ * Both nodes: the TCP floors.  Node 0 listens on 127.0.0.1:0 and publishes
+ * the port through shared memory; node 1 connects, reports whether it could,
+ * and then pings while node 0 echoes.  Collective (three barriers).
+ */
+static void floor_tcp(struct mb *mb)
+{
+	static char msg[4096];
+	static const size_t sizes[2] = { 64, 4096 };
+	static const enum mb_floor_id ids[2] = { FL_TCP64, FL_TCP4K };
+	int lfd = -1, fd = -1, r, k, s, warm = mb->samples / 4 + 1;
+
+	if (mb->me == 0) {
+		struct sockaddr_in sin = { .sin_family = AF_INET };
+		socklen_t len = sizeof(sin);
+
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		mb->sh->port = -1;
+		lfd = socket(AF_INET, SOCK_STREAM, 0);
+		if (lfd >= 0 &&
+		    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+		    listen(lfd, 1) == 0 &&
+		    getsockname(lfd, (struct sockaddr *)&sin, &len) == 0)
+			mb->sh->port = ntohs(sin.sin_port);
+		else
+			fprintf(stderr, "microbench: node 0: TCP listen: %s\n",
+				strerror(errno));
+	}
+	dsm_barrier();
+
+	if (mb->me == 1) {
+		int port = mb->sh->port;
+
+		mb->sh->connected = 0;
+		if (port > 0) {
+			struct sockaddr_in sin = { .sin_family = AF_INET };
+
+			sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			sin.sin_port = htons((uint16_t)port);
+			fd = socket(AF_INET, SOCK_STREAM, 0);
+			/* The listen backlog completes the handshake: no accept needed yet. */
+			if (fd >= 0 &&
+			    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
+				mb->sh->connected = 1;
+			else
+				fprintf(stderr, "microbench: node 1: TCP connect to port %d: %s\n",
+					port, strerror(errno));
+		}
+	}
+	dsm_barrier();
+
+	if (!mb->sh->connected)
+		goto out;
+	if (mb->me == 0) {
+		fd = accept(lfd, NULL, NULL);
+		if (fd < 0) {
+			/* Node 1 gets EOF and reports the floors missing. */
+			fprintf(stderr, "microbench: node 0: accept: %s\n", strerror(errno));
+			goto out;
+		}
+	}
+	set_nodelay(fd);
+
+	for (s = 0; s < 2; s++) {
+		size_t len = sizes[s];
+		int ok = 1;
+
+		if (mb->me == 0) {
+			/* Echo until node 1 has done its warm-up and rounds. */
+			for (k = 0; k < warm + mb->rounds * mb->samples; k++)
+				if (recv_all(fd, msg, len) || send_all(fd, msg, len))
+					goto out;
+			continue;
+		}
+		for (k = 0; k < warm && ok; k++)
+			ok = !send_all(fd, msg, len) && !recv_all(fd, msg, len);
+		for (r = 0; r < mb->rounds && ok; r++) {
+			for (k = 0; k < mb->samples && ok; k++) {
+				uint64_t t0 = now_ns();
+
+				ok = !send_all(fd, msg, len) && !recv_all(fd, msg, len);
+				mb->buf[k] = (double)(now_ns() - t0);
+			}
+			round_done(mb, r, mb->samples);
+		}
+		if (!ok) {
+			fprintf(stderr, "microbench: node 1: TCP ping-pong: %s\n",
+				strerror(errno));
+			goto out;
+		}
+		result_done(mb, &mb->sh->floor[ids[s]], 0);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (lfd >= 0)
+		close(lfd);
+	dsm_barrier();
+}
+
+/* ------------------------------------------------------ DSM operations */
+
+/*
+ * a, b, c, d: one page fault per sample.  Per round, on fresh pages:
+ *  setup (untimed, then a barrier so that node 1 sees its outcome):
+ *    a, b: node 0 writes each page (b: it takes ownership from home 1);
+ *    c:    both nodes read each page;
+ *    d:    node 1 reads each page (node 0 never touches them);
+ *  measure, node 1 only: one timed load (a, b) or store (c, d) per page.
+ * The loads check the value node 0 stored, to catch a stale page.
+ */
+static void op_fault(struct mb *mb, enum mb_op_id op)
+{
+	int is_read = op == OP_READ_REMOTE || op == OP_READ_RECALL;
+	int r, k;
+
+	for (r = 0; r < mb->rounds; r++) {
+		char **pg = pool_take(mb, op_home[op], mb->samples);
+		char want = (char)(0x40 + r);
+
+		if (is_read && mb->me == 0)
+			for (k = 0; k < mb->samples; k++)
+				*(volatile char *)pg[k] = want;
+		if (op == OP_WINV_REMOTE || op == OP_WINV_LOCAL ||
+		    ((op == OP_UPG_REMOTE || op == OP_UPG_LOCAL) && mb->me == 1))
+			for (k = 0; k < mb->samples; k++)
+				if (*(volatile char *)pg[k] != 0 &&
+				    mb->me == MB_MEASURER)
+					mb->sh->errors++;
+		dsm_barrier();
+
+		if (mb->me == MB_MEASURER) {
+			window_open(mb);
+			for (k = 0; k < mb->samples; k++) {
+				volatile char *p = pg[k];
+				uint64_t t0, t1;
+				char got = want;
+
+				t0 = now_ns();
+				if (is_read)
+					got = *p;
+				else
+					*p = want;
+				t1 = now_ns();
+				mb->buf[k] = (double)(t1 - t0);
+				if (got != want)
+					mb->sh->errors++;
+			}
+			window_close(mb, (uint64_t)mb->samples);
+			round_done(mb, r, mb->samples);
+		}
+		dsm_barrier();
+	}
+	if (mb->me == MB_MEASURER)
+		result_done(mb, &mb->sh->op[op], 1);
+}
+
+/*
+ * e: node 0 takes and drops the lock, a barrier, then node 1 takes and drops
+ * it, timed: its last holder is always the other node.
+ */
+static void op_lock(struct mb *mb, enum mb_op_id op)
+{
+	/* Manager = lock_id % nodes: remote (0) or local (1) for node 1. */
+	unsigned id = MB_LOCK_BASE + (op == OP_LOCK_LOCAL ? 1 : 0);
+	int r, k, ret = 0;
+
+	for (r = 0; r < mb->rounds; r++) {
+		for (k = 0; k < mb->samples; k++) {
+			if (mb->me == 0) {
+				ret |= dsm_lock_acquire(id);
+				ret |= dsm_lock_release(id);
+			}
+			dsm_barrier();
+			if (mb->me == MB_MEASURER) {
+				uint64_t t0, t1;
+
+				window_open(mb);
+				t0 = now_ns();
+				ret |= dsm_lock_acquire(id);
+				ret |= dsm_lock_release(id);
+				t1 = now_ns();
+				window_close(mb, 1);
+				mb->buf[k] = (double)(t1 - t0);
+			}
+			dsm_barrier();
+		}
+		if (mb->me == MB_MEASURER)
+			round_done(mb, r, mb->samples);
+	}
+	if (ret) {
+		fprintf(stderr, "microbench: node %d: lock %u: %s\n", mb->me,
+			id, dsm_strerror(ret));
+		/* Only node 1 writes mb->sh: a store is a write fault. */
+		if (mb->me == MB_MEASURER)
+			mb->sh->errors++;
+	}
+	if (mb->me == MB_MEASURER)
+		result_done(mb, &mb->sh->op[op], 1);
+}
+
+/* f: barriers back to back; node 1 times each one. */
+static void op_barrier(struct mb *mb)
+{
+	int r, k;
+
+	for (r = 0; r < mb->rounds; r++) {
+		dsm_barrier();
+		if (mb->me != MB_MEASURER) {
+			for (k = 0; k < mb->samples; k++)
+				dsm_barrier();
+			continue;
+		}
+		window_open(mb);
+		for (k = 0; k < mb->samples; k++) {
+			uint64_t t0 = now_ns();
+
+			dsm_barrier();
+			mb->buf[k] = (double)(now_ns() - t0);
+		}
+		window_close(mb, (uint64_t)mb->samples);
+		round_done(mb, r, mb->samples);
+	}
+	if (mb->me == MB_MEASURER)
+		result_done(mb, &mb->sh->op[OP_BARRIER], 1);
+}
+
+/* ------------------------------------------------------------- output */
+
+static const char *model_name(dsm_consistency_t m)
+{
+	switch (m) {
+	case DSM_SEQUENTIAL:
+		return "sequential";
+	case DSM_RELEASE:
+		return "release";
+	case DSM_WEAK:
+		return "weak";
+	}
+	return "unknown";
+}
+
+static const char *floor_short(enum mb_floor_id f)
+{
+	switch (f) {
+	case FL_FAULT:
+		return "fault";
+	case FL_MPROTECT:
+		return "mprotect";
+	case FL_TCP64:
+		return "tcp64";
+	case FL_TCP4K:
+		return "tcp4k";
+	default:
+		return "?";
+	}
+}
+
+static void print_table(struct mb *mb)
+{
+	const struct mb_shared *sh = mb->sh;
+	int i;
+
+	printf("libdsm microbench: 2 nodes, %s consistency, page %zu B, %d rounds x %d samples\n"
+	       "(median = median over rounds of each round's median; p90 likewise; node 1 measures)\n\n",
+	       model_name(dsm_consistency()), mb->page, mb->rounds, mb->samples);
+
+	printf("%-50s %10s %10s\n", "floor", "median us", "p90 us");
+	for (i = 0; i < FL_NR; i++) {
+		if (sh->floor[i].valid)
+			printf("%-50s %10.2f %10.2f\n", floor_name[i],
+			       sh->floor[i].med_us, sh->floor[i].p90_us);
+		else
+			printf("%-50s %10s %10s\n", floor_name[i], "n/a", "n/a");
+	}
+
+	printf("\n%-62s %9s %9s %8s %-8s %8s %9s\n", "operation", "median us",
+	       "p90 us", "x floor", "floor", "msgs/op", "bytes/op");
+	for (i = 0; i < OP_NR; i++) {
+		const struct mb_result *o = &sh->op[i];
+		const struct mb_result *f = &sh->floor[op_info[i].floor];
+		char name[80], ratio[16];
+
+		snprintf(name, sizeof(name), "%s. %s", op_info[i].label,
+			 op_info[i].text);
+		if (!o->valid) {
+			printf("%-62s %9s\n", name, "n/a");
+			continue;
+		}
+		if (f->valid && f->med_us > 0)
+			snprintf(ratio, sizeof(ratio), "%.1f", o->med_us / f->med_us);
+		else
+			snprintf(ratio, sizeof(ratio), "n/a");
+		printf("%-62s %9.2f %9.2f %8s %-8s %8.2f %9.1f\n", name,
+		       o->med_us, o->p90_us, ratio, floor_short(op_info[i].floor),
+		       o->msgs, o->bytes);
+	}
+	printf("\nfloors: fault = SIGSEGV+mprotect cycle, tcp64/tcp4k = TCP round trip of 64 B / 4 KiB;\n"
+	       "msgs/bytes per op: job-wide counts from dsm_get_stats (sent + received by node 1).\n");
+	if (sh->errors)
+		printf("\nERROR: %ld wrong values or failed calls seen during the run\n",
+		       sh->errors);
+	fflush(stdout);
+}
+
+/* --------------------------------------------------------------- main */
+
+static void usage(const char *prog)
+{
+	fprintf(stderr,
+		"usage: dsmrun -n 2 %s [-r ROUNDS] [-s SAMPLES]\n"
+		"  -r ROUNDS   rounds per quantity; the median over rounds is reported (default %d)\n"
+		"  -s SAMPLES  samples per round (default %d)\n",
+		prog, MB_DEF_ROUNDS, MB_DEF_SAMPLES);
+}
+
+static int parse_int(const char *s, long lo, long hi, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct mb mb = { .rounds = MB_DEF_ROUNDS, .samples = MB_DEF_SAMPLES };
+	int ret, opt, bad_args = 0, i, status = 0;
+
+	ret = dsm_init(&argc, &argv);
+	if (ret < 0) {
+		fprintf(stderr, "microbench: dsm_init: %s\n", dsm_strerror(ret));
+		return 1;
+	}
+	mb.me = dsm_node_id();
+
+	while ((opt = getopt(argc, argv, "r:s:h")) != -1) {
+		switch (opt) {
+		case 'r':
+			bad_args |= parse_int(optarg, 1, 1000, &mb.rounds);
+			break;
+		case 's':
+			bad_args |= parse_int(optarg, 1, 1000000, &mb.samples);
+			break;
+		default:
+			bad_args = 1;
+			break;
+		}
+	}
+	if (bad_args || optind != argc) {
+		if (mb.me == 0)
+			usage(argv[0]);
+		dsm_finalize();
+		return 2;
+	}
+	if (dsm_num_nodes() != 2) {
+		if (mb.me == 0)
+			fprintf(stderr, "microbench: needs exactly 2 nodes, this job has %d: run it as 'dsmrun -n 2 %s'\n",
+				dsm_num_nodes(), argv[0]);
+		dsm_finalize();
+		return 2;
+	}
+
+	mb.page = dsm_page_size();
+	mb.buf = calloc((size_t)mb.samples, sizeof(double));
+	mb.rmed = calloc((size_t)mb.rounds, sizeof(double));
+	mb.rp90 = calloc((size_t)mb.rounds, sizeof(double));
+	mb.sh = dsm_alloc_collective(sizeof(*mb.sh));
+	if (!mb.buf || !mb.rmed || !mb.rp90 || !mb.sh ||
+	    pools_fill(&mb, 3 * (size_t)mb.rounds * mb.samples) < 0) {
+		/* Same sizes and allocations on both nodes: both fail here. */
+		fprintf(stderr, "microbench: node %d: out of memory for %d x %d samples (shared heap: DSM_HEAP_SIZE)\n",
+			mb.me, mb.rounds, mb.samples);
+		dsm_finalize();
+		return 1;
+	}
+
+	/* Floors first: node 0 waits in the barrier while node 1 faults. */
+	if (mb.me == MB_MEASURER && floor_fault(&mb) < 0)
+		mb.sh->errors++;
+	dsm_barrier();
+	floor_tcp(&mb);
+
+	for (i = 0; i < OP_NR; i++) {
+		if (i == OP_LOCK_REMOTE || i == OP_LOCK_LOCAL)
+			op_lock(&mb, i);
+		else if (i == OP_BARRIER)
+			op_barrier(&mb);
+		else
+			op_fault(&mb, i);
+	}
+
+	/* Node 1's results and error count are in mb.sh: publish them. */
+	dsm_barrier();
+	if (mb.me == 0)
+		print_table(&mb);
+	if (mb.sh->errors)
+		status = 1;
+
+	ret = dsm_finalize();
+	if (ret < 0) {
+		fprintf(stderr, "microbench: node %d: dsm_finalize: %s\n",
+			mb.me, dsm_strerror(ret));
+		status = 1;
+	}
+	return status;
+}

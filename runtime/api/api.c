@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* api.c - the public functions of dsm.h that are thin over the runtime. */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "runtime/base/log.h"
+#include "runtime/core/rt.h"
+#include "runtime/protocol/protocol.h"
+
+int dsm_node_id(void)
+{
+	return dsm_rt ? dsm_rt->self : 0;
+}
+
+int dsm_num_nodes(void)
+{
+	return dsm_rt ? dsm_rt->nnodes : 1;
+}
+
+dsm_consistency_t dsm_consistency(void)
+{
+	return dsm_rt ? dsm_rt->cfg.consistency : DSM_SEQUENTIAL;
+}
+
+size_t dsm_page_size(void)
+{
+	return dsm_rt ? dsm_rt->heap.page_size : 0;
+}
+
+int dsm_is_shared(const void *ptr)
+{
+	return dsm_rt && dsm_heap_contains(&dsm_rt->heap, ptr);
+}
+
+int dsm_home_node(const void *ptr)
+{
+	if (!dsm_rt || !dsm_heap_contains(&dsm_rt->heap, ptr))
+		return -EINVAL;
+	return dsm_dir_home(&dsm_rt->dir, dsm_heap_page_of(&dsm_rt->heap, ptr));
+}
+
+void *dsm_alloc_collective(size_t size)
+{
+	if (!dsm_rt) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return dsm_alloc_collective_rt(dsm_rt, size);
+}
+
+void *dsm_malloc(size_t size)
+{
+	if (!dsm_rt) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return dsm_alloc_local(dsm_rt, size, false);
+}
+
+void *dsm_calloc(size_t nmemb, size_t size)
+{
+	size_t total;
+
+	if (!dsm_rt || __builtin_mul_overflow(nmemb, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return dsm_alloc_local(dsm_rt, total, true);
+}
+
+void dsm_free(void *ptr)
+{
+	if (dsm_rt)
+		dsm_alloc_free(dsm_rt, ptr);
+}
+
+void dsm_barrier(void)
+{
+	if (dsm_rt)
+		dsm_sync_barrier(dsm_rt);
+}
+
+int dsm_lock_acquire(unsigned lock_id)
+{
+	if (!dsm_rt)
+		return -DSM_ENOTINIT;
+	return dsm_sync_lock_acquire(dsm_rt, lock_id);
+}
+
+int dsm_lock_release(unsigned lock_id)
+{
+	if (!dsm_rt)
+		return -DSM_ENOTINIT;
+	return dsm_sync_lock_release(dsm_rt, lock_id);
+}
+
+void dsm_acquire(void)
+{
+	if (dsm_rt)
+		dsm_rt->proto->acquire(dsm_rt);
+}
+
+void dsm_release(void)
+{
+	if (dsm_rt)
+		dsm_rt->proto->release(dsm_rt);
+}
+
+int dsm_get_stats(struct dsm_stats *out)
+{
+	if (!out)
+		return -EINVAL;
+	if (!dsm_rt)
+		return -DSM_ENOTINIT;
+	dsm_rt_stats(dsm_rt, out);
+	return 0;
+}
+
+/*
+ * TODO: vector time arrives with release consistency (issue 3) and
+ * checkpoints with their own issue; until then these say so.
+ */
+int dsm_vclock(uint64_t *out, int n)
+{
+	if (!out || n < 0)
+		return -EINVAL;
+	return -DSM_ENOTSUP;
+}
+
+int dsm_checkpoint(void)
+{
+	if (!dsm_rt)
+		return -DSM_ENOTINIT;
+	dsm_warn("dsm_checkpoint: checkpoints are not supported yet in this version");
+	return -DSM_ENOTSUP;
+}
+
+int dsm_rollback(void)
+{
+	if (!dsm_rt)
+		return -DSM_ENOTINIT;
+	dsm_warn("dsm_rollback: rollback is not supported yet in this version");
+	return -DSM_ENOTSUP;
+}
+
+int dsm_restored_epoch(void)
+{
+	return 0;
+}

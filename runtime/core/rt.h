@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * rt.h - the runtime of one node: every part, wired together at dsm_init.
+ * Internal; each part keeps its own state in its own struct below.
+ */
+#ifndef DSM_CORE_RT_H
+#define DSM_CORE_RT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dsm.h"
+#include "kernel-shim/fault/fault.h"
+#include "kernel-shim/mem/heap.h"
+#include "runtime/alloc/alloc.h"
+#include "runtime/base/config.h"
+#include "runtime/directory/directory.h"
+#include "runtime/sync/sync.h"
+#include "runtime/transport/transport.h"
+
+/* The runtime's own messages (after the transport's, wire.h). */
+enum dsm_msg_type {
+	/* coherence: owned by the active protocol */
+	DSM_MSG_READ_REQ = DSM_WT_RUNTIME, /* arg0 page; requester -> home */
+	DSM_MSG_WRITE_REQ,	/* arg0 page; requester -> home */
+	DSM_MSG_RECALL,		/* arg0 page, aux prot to keep; home -> exclusive owner */
+	DSM_MSG_RECALL_REPLY,	/* arg0 page, payload the page; owner -> home */
+	DSM_MSG_INV,		/* arg0 page; home -> reader */
+	DSM_MSG_INV_ACK,	/* arg0 page; reader -> home */
+	DSM_MSG_READ_REPLY,	/* arg0 page, payload the page; home -> requester */
+	DSM_MSG_WRITE_GRANT,	/* arg0 page, payload the page or empty; home -> requester */
+	DSM_MSG_PROTO_LAST = DSM_WT_RUNTIME + 23,
+	/* synchronization */
+	DSM_MSG_LOCK_ACQ,	/* arg0 lock, arg1 token; -> manager */
+	DSM_MSG_LOCK_GRANT,	/* arg0 lock, arg1 token; manager -> acquirer */
+	DSM_MSG_LOCK_REL,	/* arg0 lock; holder -> manager */
+	DSM_MSG_BARRIER_ARRIVE,	/* arg0 epoch; -> node 0 */
+	DSM_MSG_BARRIER_DONE,	/* arg0 epoch; node 0 -> all */
+	/* memory and bookkeeping */
+	DSM_MSG_COLL_ALLOC,	/* arg0 sequence, arg1 address (0: out of heap); node 0 -> all */
+	DSM_MSG_FREE,		/* arg0 address; -> the arena's owner */
+	DSM_MSG_STATS,		/* payload struct dsm_stats; -> node 0 at finalize */
+	DSM_MSG_END,
+};
+
+_Static_assert((int)DSM_MSG_END <= (int)DSM_WT_MAX, "message types fit the wire's range");
+
+/* Counters of the runtime (the transport keeps the traffic ones). */
+struct dsm_counters {
+	uint64_t read_faults, write_faults;
+	uint64_t pages_fetched, pages_sent;
+	uint64_t invalidations;
+	uint64_t diffs_created, diffs_applied, diff_bytes;
+	uint64_t lock_acquires, barriers;
+	uint64_t numa_migrations;
+};
+
+struct dsm_protocol_ops;
+
+struct dsm_rt {
+	struct dsm_config cfg;
+	int self;
+	int nnodes;
+	struct dsm_heap heap;
+	struct dsm_dir dir;
+	struct dsm_fault fault;
+	struct dsm_tp *tp;
+	const struct dsm_protocol_ops *proto;
+	struct dsm_sync sync;
+	struct dsm_alloc alloc;
+	struct dsm_counters counters;
+	uint64_t spin_ns;		/* how long a waiting thread spins first */
+	pthread_t service;
+	bool service_running;
+	bool stopping;			/* set by finalize before the service thread ends */
+
+	/* finalize: node 0 gathers every node's counters */
+	pthread_mutex_t stats_lock;
+	struct dsm_stats *stats_all;	/* node 0: one per node */
+	uint64_t stats_seen;		/* node 0: bit per node received */
+	uint32_t stats_count;		/* futex word: how many received */
+};
+
+/* The one runtime of this process, NULL outside dsm_init..dsm_finalize. */
+extern struct dsm_rt *dsm_rt;
+
+/*
+ * Send a runtime message to another node.  Any thread, signal context
+ * included; never blocks on the network.  Failure means the peer is gone,
+ * which the service thread reports and ends the process on, so callers do
+ * not check.
+ */
+void dsm_rt_send(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, uint64_t arg0,
+		 uint64_t arg1, const void *payload, size_t len);
+
+/* A peer broke the protocol: one line naming it, then end the process. */
+void dsm_rt_protocol_error(struct dsm_rt *rt, int src, const char *what, uint64_t arg)
+	__attribute__((noreturn));
+
+/* The merged counters of the runtime and the transport. */
+void dsm_rt_stats(struct dsm_rt *rt, struct dsm_stats *out);
+
+/* service.c: the service thread. */
+void dsm_service_params(struct dsm_rt *rt, struct dsm_tp_params *p);
+int dsm_service_start(struct dsm_rt *rt);
+void dsm_service_stop(struct dsm_rt *rt);
+
+/* stats.c: gathering and reporting counters at finalize. */
+void dsm_stats_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
+			  const void *payload);
+int dsm_stats_report(struct dsm_rt *rt);
+
+#endif /* DSM_CORE_RT_H */

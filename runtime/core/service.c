@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * service.c - the service thread and message dispatch.
+ *
+ * One service thread per node answers every request from other nodes
+ * (ARCHITECTURE.md).  It never blocks on anything but the transport's
+ * progress(): every handler below only takes short mutexes and queues
+ * messages, so a node always answers, whatever its application threads do.
+ */
+#include <signal.h>
+#include <string.h>
+
+#include "runtime/base/log.h"
+#include "runtime/core/rt.h"
+#include "runtime/protocol/protocol.h"
+
+void dsm_rt_send(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, uint64_t arg0,
+		 uint64_t arg1, const void *payload, size_t len)
+{
+	struct dsm_wire_hdr h = { .type = type, .aux = aux, .arg0 = arg0, .arg1 = arg1 };
+
+	/* A failure means the peer is gone: the service thread sees the
+	 * broken connection and ends the process with a clear message. */
+	(void)dsm_tp_send(rt->tp, node, &h, payload, len);
+}
+
+void dsm_rt_protocol_error(struct dsm_rt *rt, int src, const char *what, uint64_t arg)
+{
+	dsm_die("protocol error: node %d sent %s (%llu); ending the job", src, what,
+		(unsigned long long)arg);
+}
+
+static void dispatch(void *ctx, int src, const struct dsm_wire_hdr *h, const void *payload)
+{
+	struct dsm_rt *rt = ctx;
+
+	if (h->type <= DSM_MSG_PROTO_LAST) {
+		rt->proto->on_message(rt, src, h, payload);
+		return;
+	}
+	switch (h->type) {
+	case DSM_MSG_LOCK_ACQ:
+	case DSM_MSG_LOCK_GRANT:
+	case DSM_MSG_LOCK_REL:
+	case DSM_MSG_BARRIER_ARRIVE:
+	case DSM_MSG_BARRIER_DONE:
+		dsm_sync_on_message(rt, src, h);
+		return;
+	case DSM_MSG_COLL_ALLOC:
+	case DSM_MSG_FREE:
+		dsm_alloc_on_message(rt, src, h);
+		return;
+	case DSM_MSG_STATS:
+		dsm_stats_on_message(rt, src, h, payload);
+		return;
+	}
+	dsm_rt_protocol_error(rt, src, "an unknown message type", h->type);
+}
+
+static void peer_lost(void *ctx, int node, const char *why)
+{
+	/* Coherence state on the lost node (pages it owned, locks it held)
+	 * cannot be recovered without a checkpoint: end the job rather than
+	 * hang or compute with lost writes. */
+	dsm_die("lost node %d: %s; ending the job", node, why);
+}
+
+static void *service_main(void *arg)
+{
+	struct dsm_rt *rt = arg;
+	sigset_t all;
+
+	/* Application signals go to application threads. */
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	while (!__atomic_load_n(&rt->stopping, __ATOMIC_ACQUIRE)) {
+		int ret = rt->tp->ops->progress(rt->tp, -1);
+
+		if (ret < 0 && ret != -DSM_EPEERLOST && ret != -DSM_EPROTO)
+			dsm_die("the service thread's transport failed: %s", dsm_strerror(ret));
+	}
+	return NULL;
+}
+
+void dsm_service_params(struct dsm_rt *rt, struct dsm_tp_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->cfg = &rt->cfg;
+	p->max_payload = rt->heap.page_size > sizeof(struct dsm_stats) ?
+			 rt->heap.page_size : sizeof(struct dsm_stats);
+	p->deliver = dispatch;
+	p->peer_lost = peer_lost;
+	p->ctx = rt;
+}
+
+int dsm_service_start(struct dsm_rt *rt)
+{
+	int ret = pthread_create(&rt->service, NULL, service_main, rt);
+
+	if (ret) {
+		dsm_err("cannot start the service thread: %s", strerror(ret));
+		return -ret;
+	}
+	rt->service_running = true;
+	return 0;
+}
+
+void dsm_service_stop(struct dsm_rt *rt)
+{
+	if (!rt->service_running)
+		return;
+	__atomic_store_n(&rt->stopping, true, __ATOMIC_RELEASE);
+	rt->tp->ops->wake(rt->tp);
+	pthread_join(rt->service, NULL);
+	rt->service_running = false;
+}

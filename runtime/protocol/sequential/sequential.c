@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sequential.c - sequential consistency: single writer / multiple readers,
+ * write-invalidate, home-based directory.
+ *
+ * The home of a page serializes every transaction on it (one at a time,
+ * later requests queued in the entry).  A read fault asks the home for a
+ * copy; if a node holds the page exclusively, the home first recalls it
+ * (the owner downgrades to read-only and returns the data), so the data
+ * always comes from the current owner.  A write fault asks the home for
+ * ownership; the home recalls the page from its owner or invalidates every
+ * other copy and waits for every acknowledgement before it grants: no node
+ * can read an old value once the writer proceeds (Li and Hudak, "Memory
+ * Coherence in Shared Virtual Memory Systems", TOCS 1989, the fixed
+ * distributed manager).  Together with FIFO channels (transport.h) and a
+ * faulting thread that blocks until its grant, every node observes writes
+ * in one global order.
+ *
+ * The home's memfd holds the master copy whenever no node owns the page.
+ * The home takes part like any other node: its own faults run the same
+ * transaction locally, without messages.
+ */
+#include <string.h>
+
+#include "runtime/base/compiler.h"
+#include "runtime/base/futex.h"
+#include "runtime/protocol/protocol.h"
+
+static void set_prot_locked(struct dsm_rt *rt, size_t page, enum dsm_prot prot)
+{
+	struct dsm_page_local *pl = &rt->dir.local[page];
+
+	if (pl->prot != prot) {
+		dsm_fault_protect(&rt->fault, page, 1, prot);
+		pl->prot = (uint8_t)prot;
+	}
+}
+
+/* Mark the local request of a page granted and wake its waiters.
+ * Caller holds the page's lock. */
+static void complete_locked(struct dsm_rt *rt, size_t page, enum dsm_prot prot)
+{
+	struct dsm_page_local *pl = &rt->dir.local[page];
+
+	/*
+	 * The data is in place (runtime view) before the protection opens
+	 * the application view; the seq bump publishes both to the waiters.
+	 */
+	set_prot_locked(rt, page, prot);
+	pl->want = 0;
+	__atomic_store_n(&pl->seq, pl->seq + 1, __ATOMIC_RELEASE);
+	dsm_futex_wake_all(&pl->seq);
+}
+
+/* Give the page to the transaction's requester.  Home, page lock held. */
+static void grant_locked(struct dsm_rt *rt, size_t page, int node, enum dsm_prot prot,
+			 bool with_data)
+{
+	if (node == rt->self) {
+		complete_locked(rt, page, prot);	/* the home's memory is current */
+		return;
+	}
+	if (with_data)
+		dsm_count(rt->counters.pages_sent, 1);
+	dsm_rt_send(rt, node, prot == DSM_PROT_RW ? DSM_MSG_WRITE_GRANT : DSM_MSG_READ_REPLY,
+		    0, page, 0, with_data ? dsm_heap_rt_page(&rt->heap, page) : NULL,
+		    with_data ? rt->heap.page_size : 0);
+}
+
+/* All recalls and acknowledgements are in: grant, then start the next
+ * queued transaction.  Home, page lock held. */
+static void start_locked(struct dsm_rt *rt, size_t page, struct dsm_dir_entry *e, int node,
+			 enum dsm_prot mode);
+
+static void finish_locked(struct dsm_rt *rt, size_t page, struct dsm_dir_entry *e)
+{
+	int node = e->txn_node, next;
+	uint64_t bit = 1ull << node;
+	bool write;
+
+	if (e->txn_mode == DSM_PROT_RW) {
+		/* A requester still in the copyset holds valid data: an
+		 * upgrade needs no page. */
+		bool with_data = !(e->copyset & bit);
+
+		e->copyset = bit;
+		e->owner = (int16_t)node;
+		e->version++;
+		grant_locked(rt, page, node, DSM_PROT_RW, with_data);
+	} else {
+		e->copyset |= bit;
+		grant_locked(rt, page, node, DSM_PROT_READ, true);
+	}
+	e->busy = 0;
+	if (dsm_dir_next_waiter_locked(&rt->dir, e, &next, &write))
+		start_locked(rt, page, e, next, write ? DSM_PROT_RW : DSM_PROT_READ);
+}
+
+/*
+ * Begin a transaction for node's request.  Home, page lock held.  Sends
+ * the recall or invalidations it needs; finishes at once if none.
+ */
+static void start_locked(struct dsm_rt *rt, size_t page, struct dsm_dir_entry *e, int node,
+			 enum dsm_prot mode)
+{
+	bool write = mode == DSM_PROT_RW;
+
+	e->busy = 1;
+	e->txn_node = (int16_t)node;
+	e->txn_mode = (uint8_t)mode;
+	e->pending = 0;
+
+	if (e->owner >= 0 && e->owner != node) {
+		int owner = e->owner;
+		enum dsm_prot keep = write ? DSM_PROT_NONE : DSM_PROT_READ;
+
+		if (owner == rt->self) {
+			/* The home itself holds it: its memory is current. */
+			set_prot_locked(rt, page, keep);
+			if (write) {
+				e->copyset &= ~(1ull << owner);
+				dsm_count(rt->counters.invalidations, 1);
+			}
+			e->owner = -1;
+		} else {
+			dsm_rt_send(rt, owner, DSM_MSG_RECALL, keep, page, 0, NULL, 0);
+			e->pending++;
+		}
+	}
+	if (write) {
+		uint64_t others = e->copyset & ~(1ull << node);
+
+		if (e->owner >= 0)	/* being recalled: handled above */
+			others &= ~(1ull << e->owner);
+		for (int n = 0; others; n++, others >>= 1) {
+			if (!(others & 1))
+				continue;
+			if (n == rt->self) {
+				set_prot_locked(rt, page, DSM_PROT_NONE);
+				e->copyset &= ~(1ull << n);
+				dsm_count(rt->counters.invalidations, 1);
+			} else {
+				dsm_rt_send(rt, n, DSM_MSG_INV, 0, page, 0, NULL, 0);
+				e->pending++;
+			}
+		}
+	}
+	if (e->pending == 0)
+		finish_locked(rt, page, e);
+}
+
+/* A request for a page homed here, from node (possibly this node). */
+static void home_request_locked(struct dsm_rt *rt, size_t page, int node, enum dsm_prot mode)
+{
+	struct dsm_dir_entry *e = dsm_dir_entry_locked(&rt->dir, page);
+
+	if (e->busy) {
+		if (mode == DSM_PROT_RW)
+			e->wait_write |= 1ull << node;
+		else
+			e->wait_read |= 1ull << node;
+		return;
+	}
+	start_locked(rt, page, e, node, mode);
+}
+
+/*
+ * The fault path.  Application thread, signal context: no malloc, no
+ * stdio; blocking on the page's futex is allowed.  One request per page
+ * per node: a thread that finds a request in flight waits for its grant.
+ * The loop re-checks after every wake-up, because an invalidation may
+ * overtake the faulting thread between its grant and its retry.
+ */
+static int seq_fault(struct dsm_rt *rt, size_t page, enum dsm_access access)
+{
+	struct dsm_page_local *pl = &rt->dir.local[page];
+	int home = dsm_dir_home(&rt->dir, page);
+	enum dsm_prot need;
+	uint32_t seq;
+
+	dsm_dir_lock(&rt->dir, page);
+	if (access == DSM_ACCESS_UNKNOWN)	/* a fault on a readable page is a write */
+		access = pl->prot >= DSM_PROT_READ ? DSM_ACCESS_WRITE : DSM_ACCESS_READ;
+	need = access == DSM_ACCESS_WRITE ? DSM_PROT_RW : DSM_PROT_READ;
+	if (need == DSM_PROT_RW)
+		dsm_count(rt->counters.write_faults, 1);
+	else
+		dsm_count(rt->counters.read_faults, 1);
+
+	while (pl->prot < need) {
+		seq = pl->seq;
+		if (!pl->want) {
+			pl->want = (uint8_t)need;
+			if (home == rt->self)
+				home_request_locked(rt, page, rt->self, need);
+			else
+				dsm_rt_send(rt, home, need == DSM_PROT_RW ? DSM_MSG_WRITE_REQ :
+					    DSM_MSG_READ_REQ, 0, page, 0, NULL, 0);
+		}
+		if (pl->seq == seq) {
+			dsm_dir_unlock(&rt->dir, page);
+			dsm_wait_change(&pl->seq, seq, rt->spin_ns);
+			dsm_dir_lock(&rt->dir, page);
+		}
+	}
+	dsm_dir_unlock(&rt->dir, page);
+	return 0;
+}
+
+static size_t check_page(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h, bool at_home)
+{
+	size_t page = h->arg0;
+
+	if (h->arg0 >= rt->dir.npages)
+		dsm_rt_protocol_error(rt, src, "a page number beyond the heap", h->arg0);
+	if (at_home != (dsm_dir_home(&rt->dir, page) == rt->self))
+		dsm_rt_protocol_error(rt, src, at_home ? "a request for a page not homed here" :
+				      "a page message from a node that is not its home", page);
+	return page;
+}
+
+static void check_len(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h, bool may_be_empty)
+{
+	if (h->len != rt->heap.page_size && !(may_be_empty && h->len == 0))
+		dsm_rt_protocol_error(rt, src, "a page message of the wrong length", h->len);
+}
+
+/* Copy a received page into the runtime's view (never the application's:
+ * its view of this page is closed while we fill it). */
+static void store_page(struct dsm_rt *rt, size_t page, const void *data)
+{
+	memcpy(dsm_heap_rt_page(&rt->heap, page), data, rt->heap.page_size);
+	dsm_count(rt->counters.pages_fetched, 1);
+}
+
+/* Service thread. */
+static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
+			   const void *payload)
+{
+	struct dsm_page_local *pl;
+	struct dsm_dir_entry *e;
+	size_t page;
+
+	switch (h->type) {
+	case DSM_MSG_READ_REQ:
+	case DSM_MSG_WRITE_REQ:
+		page = check_page(rt, src, h, true);
+		dsm_dir_lock(&rt->dir, page);
+		e = dsm_dir_entry_locked(&rt->dir, page);
+		if ((e->wait_read | e->wait_write) & (1ull << src) ||
+		    (e->busy && e->txn_node == src))
+			dsm_rt_protocol_error(rt, src, "a second request for one page", page);
+		home_request_locked(rt, page, src,
+				    h->type == DSM_MSG_WRITE_REQ ? DSM_PROT_RW : DSM_PROT_READ);
+		dsm_dir_unlock(&rt->dir, page);
+		break;
+
+	case DSM_MSG_RECALL:
+		page = check_page(rt, src, h, false);
+		if (h->aux != DSM_PROT_NONE && h->aux != DSM_PROT_READ)
+			dsm_rt_protocol_error(rt, src, "a recall with a bad protection", h->aux);
+		dsm_dir_lock(&rt->dir, page);
+		if (rt->dir.local[page].prot != DSM_PROT_RW)
+			dsm_rt_protocol_error(rt, src, "a recall of a page this node does not own", page);
+		/*
+		 * Close (or downgrade) the application's view before taking
+		 * the snapshot: once mprotect returns, no thread of this node
+		 * can store into the page, so the copy we send is final.
+		 */
+		set_prot_locked(rt, page, (enum dsm_prot)h->aux);
+		if (h->aux == DSM_PROT_NONE)
+			dsm_count(rt->counters.invalidations, 1);
+		dsm_count(rt->counters.pages_sent, 1);
+		dsm_rt_send(rt, src, DSM_MSG_RECALL_REPLY, 0, page, 0,
+			    dsm_heap_rt_page(&rt->heap, page), rt->heap.page_size);
+		dsm_dir_unlock(&rt->dir, page);
+		break;
+
+	case DSM_MSG_INV:
+		page = check_page(rt, src, h, false);
+		dsm_dir_lock(&rt->dir, page);
+		set_prot_locked(rt, page, DSM_PROT_NONE);
+		dsm_count(rt->counters.invalidations, 1);
+		dsm_rt_send(rt, src, DSM_MSG_INV_ACK, 0, page, 0, NULL, 0);
+		dsm_dir_unlock(&rt->dir, page);
+		break;
+
+	case DSM_MSG_RECALL_REPLY:
+	case DSM_MSG_INV_ACK:
+		page = check_page(rt, src, h, true);
+		if (h->type == DSM_MSG_RECALL_REPLY)
+			check_len(rt, src, h, false);
+		dsm_dir_lock(&rt->dir, page);
+		e = dsm_dir_entry_locked(&rt->dir, page);
+		if (!e->busy || e->pending <= 0)
+			dsm_rt_protocol_error(rt, src, "an unexpected reply", page);
+		if (h->type == DSM_MSG_RECALL_REPLY) {
+			if (e->owner != src)
+				dsm_rt_protocol_error(rt, src, "a recall reply from a non-owner", page);
+			/* This node's view of the page is closed (another node
+			 * owned it), so filling the memory is invisible here. */
+			store_page(rt, page, payload);
+			e->owner = -1;
+			if (e->txn_mode == DSM_PROT_RW)
+				e->copyset &= ~(1ull << src);
+			else
+				e->copyset |= 1ull << src;
+		} else {
+			e->copyset &= ~(1ull << src);
+		}
+		if (--e->pending == 0)
+			finish_locked(rt, page, e);
+		dsm_dir_unlock(&rt->dir, page);
+		break;
+
+	case DSM_MSG_READ_REPLY:
+	case DSM_MSG_WRITE_GRANT:
+		page = check_page(rt, src, h, false);
+		check_len(rt, src, h, h->type == DSM_MSG_WRITE_GRANT);
+		dsm_dir_lock(&rt->dir, page);
+		pl = &rt->dir.local[page];
+		if (!pl->want)
+			dsm_rt_protocol_error(rt, src, "a grant for a page not requested", page);
+		if (h->len)
+			store_page(rt, page, payload);
+		complete_locked(rt, page, h->type == DSM_MSG_WRITE_GRANT ? DSM_PROT_RW : DSM_PROT_READ);
+		dsm_dir_unlock(&rt->dir, page);
+		break;
+
+	default:
+		dsm_rt_protocol_error(rt, src, "a message type sequential consistency does not use",
+				      h->type);
+	}
+}
+
+static int seq_init(struct dsm_rt *rt)
+{
+	return 0;
+}
+
+static void seq_fini(struct dsm_rt *rt)
+{
+}
+
+/*
+ * Every access is already globally ordered by the page protocol, so a
+ * synchronization point only has to order this thread's own accesses.
+ */
+static void seq_fence(struct dsm_rt *rt)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+const struct dsm_protocol_ops dsm_sequential_ops = {
+	.name       = "sequential",
+	.model      = DSM_SEQUENTIAL,
+	.init       = seq_init,
+	.fini       = seq_fini,
+	.fault      = seq_fault,
+	.on_message = seq_on_message,
+	.acquire    = seq_fence,
+	.release    = seq_fence,
+};

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sync.h - distributed locks and barriers.
+ *
+ * Locks: lock i is managed by node i % N, which grants it in FIFO order of
+ * the requests it received.  Ownership is per node: any thread of the
+ * holding node may release it, a node that does not hold it gets
+ * -DSM_ENOTHELD.
+ * Barriers: centralized at node 0, which releases everyone once all nodes
+ * have arrived at the same epoch.
+ */
+#ifndef DSM_SYNC_H
+#define DSM_SYNC_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dsm.h"
+#include "runtime/transport/wire.h"
+
+struct dsm_rt;
+
+/* A thread waiting for a lock grant; lives on that thread's stack. */
+struct dsm_lock_waiter {
+	uint32_t done;			/* 0 -> 1 when granted; futex word */
+	uint64_t token;			/* names this waiter in the grant */
+	struct dsm_lock_waiter *next;	/* in dsm_sync.waiters */
+};
+
+/* A request queued at the lock's manager. */
+struct dsm_lock_request {
+	int node;
+	uint64_t token;
+	struct dsm_lock_request *next;
+};
+
+/* Manager-side state of a lock managed by this node. */
+struct dsm_lock_mgr {
+	int holder;				/* node holding it, or -1 */
+	struct dsm_lock_request *head, *tail;	/* FIFO of waiting requests */
+};
+
+struct dsm_sync {
+	pthread_mutex_t lock;		/* guards everything below */
+	struct dsm_lock_mgr *mgr;	/* DSM_MAX_LOCKS entries (only ours used) */
+	bool *held;			/* DSM_MAX_LOCKS: this node holds lock i */
+	struct dsm_lock_waiter *waiters;	/* this node's threads awaiting grants */
+	uint64_t next_token;
+
+	/* barrier */
+	uint64_t barrier_epoch;		/* barriers this node has entered */
+	uint32_t barrier_done;		/* last epoch released (low 32 bits; futex word) */
+	int arrived[2];			/* node 0: arrivals for epoch parity */
+};
+
+int dsm_sync_init(struct dsm_rt *rt);
+void dsm_sync_fini(struct dsm_rt *rt);
+
+int dsm_sync_lock_acquire(struct dsm_rt *rt, unsigned int lock_id);
+int dsm_sync_lock_release(struct dsm_rt *rt, unsigned int lock_id);
+void dsm_sync_barrier(struct dsm_rt *rt);
+
+/* Service thread: DSM_MSG_LOCK_* and DSM_MSG_BARRIER_*. */
+void dsm_sync_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h);
+/* Service thread: DSM_MSG_LOCK_* (lock.c). */
+void dsm_lock_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h);
+
+#endif /* DSM_SYNC_H */

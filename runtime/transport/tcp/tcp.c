@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * tcp.c - the TCP transport's data path: framed messages over one
+ * connection per pair of nodes, an output queue so that no sender ever
+ * blocks on the network, and the service thread's progress loop, which
+ * busy-polls briefly before it sleeps in epoll_wait.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "runtime/base/clock.h"
+#include "runtime/base/log.h"
+#include "runtime/transport/tcp/tcp.h"
+
+#define WAKE_TAG UINT32_MAX
+#define OUTQ_INITIAL (256u << 10)
+#define INBUF_EXTRA (256u << 10)
+
+static void arm_output(struct dsm_tcp *t, struct dsm_tcp_conn *c, bool on)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN | (on ? EPOLLOUT : 0),
+		.data.u32 = (uint32_t)c->peer,
+	};
+
+	if (c->out_armed != on && epoll_ctl(t->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->out_armed = on;
+}
+
+/*
+ * Append to the output queue.  Caller holds c->lock.  The queue is
+ * allocated at open, so the fault path (signal context) appends without
+ * malloc unless more than OUTQ_INITIAL bytes are stuck, which needs a peer
+ * that stopped reading; growing it then is the lesser evil than blocking.
+ */
+static int queue_output(struct dsm_tcp_conn *c, const struct iovec *iov, int iovcnt, size_t skip)
+{
+	size_t need = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		need += iov[i].iov_len;
+	need -= skip;
+	if (c->out_off && c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	if (c->out_len + need > c->out_cap) {
+		size_t live = c->out_len - c->out_off, cap = c->out_cap;
+
+		memmove(c->out, c->out + c->out_off, live);
+		c->out_off = 0;
+		c->out_len = live;
+		while (live + need > cap)
+			cap *= 2;
+		if (cap != c->out_cap) {
+			char *p = realloc(c->out, cap);
+
+			if (!p)
+				return -ENOMEM;
+			c->out = p;
+			c->out_cap = cap;
+		}
+	}
+	for (int i = 0; i < iovcnt; i++) {
+		size_t len = iov[i].iov_len;
+		const char *base = iov[i].iov_base;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		memcpy(c->out + c->out_len, base + skip, len - skip);
+		c->out_len += len - skip;
+		skip = 0;
+	}
+	return 0;
+}
+
+static int dsm_tcp_send(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
+			const void *payload, size_t len)
+{
+	struct dsm_tcp *t = to_tcp(tp);
+	struct dsm_tcp_conn *c = &t->conns[node];
+	struct iovec iov[2] = {
+		{ .iov_base = hdr, .iov_len = sizeof(*hdr) },
+		{ .iov_base = (void *)payload, .iov_len = len },
+	};
+	size_t total = sizeof(*hdr) + len;
+	ssize_t n = 0;
+	int ret = 0;
+
+	hdr->magic = DSM_WIRE_MAGIC;
+	hdr->version = DSM_WIRE_VERSION;
+	hdr->src = (uint16_t)tp->self;
+	hdr->len = (uint32_t)len;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->closed) {
+		pthread_mutex_unlock(&c->lock);
+		return -DSM_EPEERLOST;
+	}
+	/* Send directly only if nothing is queued: order must be kept. */
+	if (c->out_off == c->out_len) {
+		struct msghdr m = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+
+		do
+			n = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			/* A broken connection is reported by the service
+			 * thread, which sees it on the receive side too. */
+			n = errno == EAGAIN ? 0 : (ssize_t)total;
+		}
+	}
+	if ((size_t)n < total) {
+		ret = queue_output(c, iov, len ? 2 : 1, (size_t)n);
+		arm_output(t, c, true);
+	}
+	pthread_mutex_unlock(&c->lock);
+	dsm_count(tp->counters.msgs_sent, 1);
+	dsm_count(tp->counters.bytes_sent, total);
+	return ret;
+}
+
+/* Service thread: push queued output; disarm EPOLLOUT once empty. */
+static void flush_output(struct dsm_tcp *t, struct dsm_tcp_conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	while (c->out_off < c->out_len && !c->closed) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n > 0) {
+			c->out_off += (size_t)n;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else {
+			break;	/* EAGAIN: wait for EPOLLOUT; errors: seen on receive */
+		}
+	}
+	if (c->out_off == c->out_len) {
+		c->out_off = c->out_len = 0;
+		arm_output(t, c, false);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void close_conn(struct dsm_tcp *t, struct dsm_tcp_conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->closed = true;
+	pthread_mutex_unlock(&c->lock);
+	epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+}
+
+static void lost(struct dsm_tcp *t, struct dsm_tcp_conn *c, const char *why)
+{
+	close_conn(t, c);
+	t->tp.params.peer_lost(t->tp.params.ctx, c->peer, why);
+}
+
+/* Service thread: hand over every complete frame in the input buffer. */
+static int parse_input(struct dsm_tcp *t, struct dsm_tcp_conn *c)
+{
+	size_t at = 0;
+	int delivered = 0;
+
+	while (c->in_len - at >= sizeof(struct dsm_wire_hdr)) {
+		struct dsm_wire_hdr *h = (void *)(c->in + at);
+		const char *why = dsm_wire_check(h, c->peer, t->tp.params.max_payload);
+
+		if (!why && h->type < DSM_WT_RUNTIME && h->type != DSM_WT_BYE)
+			why = "connection-setup message after setup";
+		if (why) {
+			lost(t, c, why);
+			return -DSM_EPROTO;
+		}
+		if (c->in_len - at < sizeof(*h) + h->len)
+			break;
+		dsm_count(t->tp.counters.msgs_recv, 1);
+		dsm_count(t->tp.counters.bytes_recv, sizeof(*h) + h->len);
+		if (h->type == DSM_WT_BYE)
+			__atomic_store_n(&c->bye_recv, true, __ATOMIC_RELEASE);
+		else
+			t->tp.params.deliver(t->tp.params.ctx, c->peer, h, h + 1);
+		delivered++;
+		at += sizeof(*h) + h->len;
+	}
+	if (at) {
+		memmove(c->in, c->in + at, c->in_len - at);
+		c->in_len -= at;
+	}
+	return delivered;
+}
+
+/* Service thread: read all that is there, deliver complete frames. */
+static int read_input(struct dsm_tcp *t, struct dsm_tcp_conn *c)
+{
+	int delivered = 0;
+
+	for (;;) {
+		ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+		int ret;
+
+		if (n > 0) {
+			c->in_len += (size_t)n;
+			ret = parse_input(t, c);
+			if (ret < 0)
+				return ret;
+			delivered += ret;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return delivered;
+		if (__atomic_load_n(&c->bye_recv, __ATOMIC_ACQUIRE) && n == 0) {
+			close_conn(t, c);	/* orderly: the peer said BYE first */
+			return delivered;
+		}
+		lost(t, c, n == 0 ? "connection closed by the peer (its process ended or was killed)" :
+		     strerror(errno));
+		return -DSM_EPEERLOST;
+	}
+}
+
+static int dsm_tcp_progress(struct dsm_tp *tp, int timeout_ms)
+{
+	struct dsm_tcp *t = to_tcp(tp);
+	struct epoll_event ev[64];
+	int n, delivered = 0;
+
+	n = epoll_wait(t->epfd, ev, 64, 0);
+	if (n == 0 && tp->params.cfg->poll_ns && timeout_ms != 0) {
+		uint64_t end = dsm_now_ns() + tp->params.cfg->poll_ns;
+
+		while (n == 0 && dsm_now_ns() < end)
+			n = epoll_wait(t->epfd, ev, 64, 0);
+	}
+	if (n == 0 && timeout_ms != 0)
+		n = epoll_wait(t->epfd, ev, 64, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		struct dsm_tcp_conn *c;
+		int ret;
+
+		if (ev[i].data.u32 == WAKE_TAG) {
+			uint64_t v;
+
+			if (read(t->wakefd, &v, sizeof(v)) < 0)
+				continue;
+			continue;
+		}
+		c = &t->conns[ev[i].data.u32];
+		if (c->closed)
+			continue;
+		if (ev[i].events & EPOLLOUT)
+			flush_output(t, c);
+		if (ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+			ret = read_input(t, c);
+			if (ret > 0)
+				delivered += ret;
+		}
+	}
+	return delivered;
+}
+
+static void dsm_tcp_wake(struct dsm_tp *tp)
+{
+	uint64_t one = 1;
+
+	if (write(to_tcp(tp)->wakefd, &one, sizeof(one)) < 0)
+		return;
+}
+
+static int dsm_tcp_shutdown(struct dsm_tp *tp, int timeout_ms)
+{
+	struct dsm_tcp *t = to_tcp(tp);
+	uint64_t end = dsm_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+
+	for (int i = 0; i < tp->nnodes; i++) {
+		struct dsm_wire_hdr h = { .type = DSM_WT_BYE };
+
+		if (i != tp->self)
+			dsm_tcp_send(tp, i, &h, NULL, 0);
+	}
+	for (int i = 0; i < tp->nnodes; i++) {
+		if (i == tp->self)
+			continue;
+		while (!__atomic_load_n(&t->conns[i].bye_recv, __ATOMIC_ACQUIRE)) {
+			if (dsm_now_ns() > end) {
+				dsm_warn("node %d did not finish in time; closing anyway", i);
+				return -DSM_ETIMEDOUT;
+			}
+			usleep(200);
+		}
+	}
+	return 0;
+}
+
+static void dsm_tcp_close(struct dsm_tp *tp)
+{
+	struct dsm_tcp *t = to_tcp(tp);
+
+	for (int i = 0; i < tp->nnodes; i++) {
+		struct dsm_tcp_conn *c = &t->conns[i];
+
+		if (c->fd >= 0) {
+			/* Push out what is still queued (our BYE at least). */
+			int fl = fcntl(c->fd, F_GETFL);
+
+			fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
+			while (c->out_off < c->out_len && !c->closed) {
+				ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+						 MSG_NOSIGNAL);
+
+				if (n <= 0)
+					break;
+				c->out_off += (size_t)n;
+			}
+			close(c->fd);
+		}
+		free(c->out);
+		free(c->in);
+		pthread_mutex_destroy(&c->lock);
+	}
+	if (t->epfd >= 0)
+		close(t->epfd);
+	if (t->wakefd >= 0)
+		close(t->wakefd);
+	free(t);
+}
+
+static int dsm_tcp_open(const struct dsm_tp_params *params, struct dsm_tp **tp_p)
+{
+	struct dsm_tcp *t = calloc(1, sizeof(*t));
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = WAKE_TAG };
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	t->tp.ops = &dsm_tcp_ops;
+	t->tp.params = *params;
+	t->tp.self = params->cfg->node_id;
+	t->tp.nnodes = params->cfg->num_nodes;
+	t->max_frame = sizeof(struct dsm_wire_hdr) + params->max_payload;
+	t->epfd = t->wakefd = -1;
+	for (int i = 0; i < DSM_MAX_NODES; i++) {
+		t->conns[i].fd = -1;
+		t->conns[i].peer = i;
+		pthread_mutex_init(&t->conns[i].lock, NULL);
+	}
+	t->epfd = epoll_create1(EPOLL_CLOEXEC);
+	t->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (t->epfd < 0 || t->wakefd < 0 || epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->wakefd, &ev) < 0) {
+		ret = -errno;
+		dsm_err("tcp transport: cannot create its epoll set: %s", strerror(-ret));
+		goto err_free;
+	}
+	if (t->tp.nnodes > 1) {
+		ret = dsm_tcp_connect_all(t);
+		if (ret < 0)
+			goto err_free;
+	} else if (params->cfg->listen_fd >= 0) {
+		close(params->cfg->listen_fd);	/* a job of one needs no listener */
+	}
+	for (int i = 0; i < t->tp.nnodes; i++) {
+		struct dsm_tcp_conn *c = &t->conns[i];
+		struct epoll_event cev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+
+		if (i == t->tp.self)
+			continue;
+		c->out_cap = OUTQ_INITIAL;
+		c->in_cap = 2 * t->max_frame + INBUF_EXTRA;
+		c->out = malloc(c->out_cap);
+		c->in = malloc(c->in_cap);
+		if (!c->out || !c->in) {
+			ret = -ENOMEM;
+			goto err_free;
+		}
+		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, c->fd, &cev) < 0) {
+			ret = -errno;
+			goto err_free;
+		}
+	}
+	*tp_p = &t->tp;
+	return 0;
+
+err_free:
+	dsm_tcp_close(&t->tp);
+	return ret;
+}
+
+const struct dsm_tp_ops dsm_tcp_ops = {
+	.name     = "tcp",
+	.caps     = DSM_TP_CAP_SEND,
+	.open     = dsm_tcp_open,
+	.close    = dsm_tcp_close,
+	.send     = dsm_tcp_send,
+	.progress = dsm_tcp_progress,
+	.wake     = dsm_tcp_wake,
+	.shutdown = dsm_tcp_shutdown,
+};

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * transport.h - how nodes reach each other (internal, not installed).
+ *
+ * A transport connects every pair of nodes of the job, authenticates each
+ * peer with the job's secret, and moves framed messages (wire.h).  Messages
+ * between one pair of nodes arrive in the order they were sent: the
+ * coherence protocol relies on it (a reply overtaken by a later
+ * invalidation would leave a stale copy).
+ */
+#ifndef DSM_TRANSPORT_H
+#define DSM_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/base/config.h"
+#include "runtime/transport/wire.h"
+
+#define DSM_TP_CAP_SEND  0x1	/* two-sided messages */
+#define DSM_TP_CAP_RDMA  0x2	/* one-sided page reads/writes (later) */
+
+struct dsm_tp;
+
+/* Traffic counters, kept by the transport, read by dsm_get_stats. */
+struct dsm_tp_counters {
+	uint64_t msgs_sent, msgs_recv, bytes_sent, bytes_recv;
+};
+
+struct dsm_tp_params {
+	const struct dsm_config *cfg;
+	size_t max_payload;		/* largest payload the runtime sends */
+	/*
+	 * Service thread: one message of a runtime type arrived from src.
+	 * payload (hdr->len bytes) is valid only during the call.  Must not
+	 * block.
+	 */
+	void (*deliver)(void *ctx, int src, const struct dsm_wire_hdr *hdr, const void *payload);
+	/*
+	 * Service thread: the connection to node broke without an orderly
+	 * BYE.  why is one phrase.  Typically ends the process.
+	 */
+	void (*peer_lost)(void *ctx, int node, const char *why);
+	void *ctx;
+};
+
+struct dsm_tp_ops {
+	const char *name;
+	unsigned int caps;		/* DSM_TP_CAP_* */
+
+	/*
+	 * Init thread; blocks until every peer is connected and authenticated
+	 * or cfg->connect_timeout_ms passes.  Returns 0 and sets *tp_p, or a
+	 * negative code after logging one line (-DSM_ETIMEDOUT, -DSM_EAUTH,
+	 * -DSM_EPROTO, -DSM_ENOTSUP, -errno).
+	 */
+	int (*open)(const struct dsm_tp_params *params, struct dsm_tp **tp_p);
+	/*
+	 * Finalize thread, after the service thread has stopped: free
+	 * everything.  Orderly shutdown is shutdown() below.
+	 */
+	void (*close)(struct dsm_tp *tp);
+	/*
+	 * Any thread, including signal context: queue one message to node
+	 * (never this node).  hdr->type, aux, arg0, arg1 are the caller's;
+	 * the transport fills magic, version, src and len.  Never blocks on
+	 * the network: what the kernel does not take at once is queued and
+	 * sent by the service thread.  0, or -DSM_EPEERLOST.
+	 */
+	int (*send)(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
+		    const void *payload, size_t len);
+	/*
+	 * Service thread only: deliver what has arrived, flush queued
+	 * output.  Busy-polls for cfg->poll_ns, then blocks up to timeout_ms
+	 * (-1: until something happens or wake() is called).  Returns the
+	 * number of messages delivered, or a negative code.
+	 */
+	int (*progress)(struct dsm_tp *tp, int timeout_ms);
+	/* Any thread: make a blocked progress() return soon. */
+	void (*wake)(struct dsm_tp *tp);
+	/*
+	 * Finalize thread, service thread still running: send BYE to every
+	 * peer and wait (up to timeout_ms) until every peer's BYE arrived, so
+	 * that the connections' closing is not mistaken for a death.
+	 * 0 or -DSM_ETIMEDOUT.
+	 */
+	int (*shutdown)(struct dsm_tp *tp, int timeout_ms);
+};
+
+struct dsm_tp {
+	const struct dsm_tp_ops *ops;
+	struct dsm_tp_params params;
+	int self;
+	int nnodes;
+	struct dsm_tp_counters counters;
+};
+
+/* Open the transport named cfg->transport.  As ops->open. */
+int dsm_tp_open(const struct dsm_tp_params *params, struct dsm_tp **tp_p);
+
+static inline int dsm_tp_send(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
+			      const void *payload, size_t len)
+{
+	return tp->ops->send(tp, node, hdr, payload, len);
+}
+
+extern const struct dsm_tp_ops dsm_tcp_ops;
+extern const struct dsm_tp_ops dsm_rdma_ops;
+
+#endif /* DSM_TRANSPORT_H */
