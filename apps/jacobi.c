@@ -40,7 +40,7 @@
 
 #include <dsm.h>
 
-#define JACOBI_DEF_SIZE		1024
+#define JACOBI_DEF_SIZE		2048
 #define JACOBI_DEF_ITERS	100
 #define JACOBI_MAX_THREADS	64
 
@@ -304,6 +304,8 @@ int main(int argc, char **argv)
 	nnodes = dsm_num_nodes();
 
 	/* dsm_init has taken its --dsm-* options out of argv already. */
+	/* Every node sees the same argv: let one of them complain. */
+	opterr = dsm_node_id() == 0;
 	bad_args = 0;
 	while ((opt = getopt(argc, argv, "n:i:t:h")) != -1) {
 		switch (opt) {

@@ -9,13 +9,14 @@
 #
 # BUILDDIR is the top of the build tree, where tools/dsmrun/dsmrun and
 # apps/jacobi were built (default: the top of the tree this script lives in,
-# i.e. an in-tree build).  Results go to ./results/ (demo.csv, demo.md,
-# demo.png).  Knobs, all optional, from the environment:
-#   DEMO_NODES="1 2 4"    node counts
+# i.e. an in-tree build).  Results go to results/ at the top of the source
+# tree (demo.csv, demo.md, demo.png).  Knobs, all optional, from the
+# environment:
+#   DEMO_NODES="1 2 4"    node counts (speedups are over the first)
 #   DEMO_RUNS=3           runs per point; the median run is reported
 #   DEMO_ARGS=""          extra jacobi arguments (e.g. "-n 512 -i 50")
 #   DEMO_TIMEOUT=300      seconds before one run is killed
-#   RESULTS_DIR=results   where the results go
+#   RESULTS_DIR           where the results go instead
 #
 # A model counts as supported when a one-node run under it succeeds.
 set -u
@@ -28,7 +29,7 @@ nodes_list=${DEMO_NODES:-1 2 4}
 runs=${DEMO_RUNS:-3}
 read -r -a jargs <<<"${DEMO_ARGS:-}"
 run_timeout=${DEMO_TIMEOUT:-300}
-results=${RESULTS_DIR:-results}
+results=${RESULTS_DIR:-$here/../results}
 
 for f in "$dsmrun" "$jacobi"; do
 	if [ ! -x "$f" ]; then
@@ -105,16 +106,18 @@ if [ -z "$models" ]; then
 	cat "$work/probe-sequential.out" >&2
 	exit 1
 fi
-echo "demo.sh: models:$models; nodes: $nodes_list; $runs runs each; jacobi ${jargs[*]:-(defaults)}"
+echo "demo.sh: models:$models; nodes: $nodes_list; $runs runs each; jacobi ${jargs[*]:-(default arguments)}"
 
 # ------------------------------------------------------------------ runs
 csv=$results/demo.csv
 md=$results/demo.md
 echo "model,nodes,runs,median_seconds,speedup,read_faults,write_faults,pages_fetched,messages,bytes,check" >"$csv"
 failed=0
+size=		# SIZE x ITERS, as the first run that printed it says
+read -r first_n _ <<<"$nodes_list"
 
 for m in $models; do
-	base=
+	base=nan
 	for n in $nodes_list; do
 		: >"$work/times"
 		passed=0
@@ -123,6 +126,7 @@ for m in $models; do
 			run_jacobi "$m" "$n" "$out" "$work/$m-$n-$r.json" "${jargs[@]}"
 			rc=$?
 			secs=$(result_field "$out" seconds)
+			[ -z "$size" ] && size=$(result_field "$out" size)
 			if [ $rc -eq 0 ] && [ "$(result_field "$out" check)" = passed ]; then
 				passed=$((passed + 1))
 			else
@@ -132,7 +136,7 @@ for m in $models; do
 			printf '%s\n' "$m $n $r ${secs:-nan}" >>"$work/times"
 			printf '  %-10s %2d nodes  run %d: %s s\n' "$m" "$n" "$r" "${secs:-failed}"
 		done
-		# The median run (failed runs sort last): its time and its stats.
+		# The median run (of those that printed a time): its time and stats.
 		med=$(grep -v ' nan$' "$work/times" | sort -k4,4g |
 			awk '{ line[NR] = $0 } END { if (NR) print line[int((NR + 1) / 2)] }')
 		if [ -z "$med" ]; then
@@ -143,8 +147,9 @@ for m in $models; do
 			secs=$4
 			set -- $(stats_sums "$work/$m-$n-$3.json")
 		fi
-		[ -z "$base" ] && [ "$secs" != nan ] && base=$secs
-		speedup=$(awk -v b="${base:-nan}" -v s="$secs" \
+		# Speedups are over the first node count's median.
+		[ "$n" = "$first_n" ] && base=$secs
+		speedup=$(awk -v b="$base" -v s="$secs" \
 			'BEGIN { if (b == "nan" || s == "nan" || s + 0 <= 0) print "n/a"; else printf "%.2f", b / s }')
 		if [ "$passed" -eq "$runs" ]; then
 			check=passed
@@ -157,8 +162,14 @@ for m in $models; do
 done
 
 # ----------------------------------------------------------------- table
+if [ -n "$size" ]; then
+	title="jacobi ${size%x*}x${size%x*} grid, ${size#*x} iterations"
+else
+	title="jacobi ${jargs[*]:-}"
+fi
 {
-	echo "jacobi ${jargs[*]:-(default size)} on this machine ($(nproc 2>/dev/null || echo '?') cores), median of $runs runs; counts summed over nodes (median run)."
+	echo "$title on this machine ($(nproc 2>/dev/null || echo '?') cores): median of $runs runs;"
+	echo "speedup over the ${first_n}-node run of the same model; counts from DSM_STATS for the whole median run, summed over nodes (messages and bytes as sent)."
 	echo
 	echo "| model | nodes | median s | speedup | read faults | write faults | pages fetched | messages | bytes | check |"
 	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
@@ -171,7 +182,9 @@ echo
 # ------------------------------------------------------------------ plot
 png=$results/demo.png
 plotted=
-if ! command -v gnuplot >/dev/null 2>&1; then
+if ! awk -F, 'NR > 1 && $4 != "nan" { ok = 1 } END { exit !ok }' "$csv"; then
+	echo "demo.sh: plot skipped: no run succeeded, nothing to plot"
+elif ! command -v gnuplot >/dev/null 2>&1; then
 	echo "demo.sh: plot skipped: gnuplot is not installed (apt-get install gnuplot-nox)"
 else
 	terms=$(gnuplot -e 'set terminal' 2>&1)
@@ -197,7 +210,7 @@ else
 			echo "set pointsize 1.3"
 			echo "set xlabel 'nodes'"
 			echo "set xtics ($(echo $nodes_list | sed 's/ /, /g'))"
-			echo "set multiplot layout 1,2 title 'jacobi ${jargs[*]:-(default size)}: median of $runs runs'"
+			echo "set multiplot layout 1,2 title '$title: median of $runs runs'"
 			echo "set ylabel 'seconds'"
 			echo "set yrange [0:*]"
 			printf "plot"

@@ -161,7 +161,7 @@ static void dsm_sigsegv_protect(struct dsm_fault *f, size_t page, size_t npages,
 	if (errno == ENOMEM)
 		dsm_log_sigsafe("mprotect of the shared heap failed: more distinct page protections "
 				"than vm.max_map_count allows; use a larger DSM_PAGE_SIZE, a smaller "
-				"working set, raise vm.max_map_count, or DSM_FAULT_BACKEND=userfaultfd",
+				"working set, or raise vm.max_map_count (sysctl)",
 				ENOMEM);
 	else
 		dsm_log_sigsafe("mprotect of the shared heap failed", errno);

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+extern char **environ;
+
 #include "runtime/base/config.h"
 #include "runtime/base/log.h"
 
@@ -217,6 +219,11 @@ int dsm_config_parse(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 		cfg->log_level = i;
 		dsm_log_level = i;
 	}
+	/* The job next, so that every later message names this node. */
+	ret = parse_job(cfg, get, ctx);
+	if (ret < 0)
+		return ret;
+	dsm_log_node = cfg->node_id;
 	if ((v = get("DSM_CONSISTENCY", ctx))) {
 		if ((i = pick(v, models)) < 0)
 			return bad("DSM_CONSISTENCY", v, "expected sequential, release or weak");
@@ -292,9 +299,6 @@ int dsm_config_parse(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 			return bad("DSM_CONNECT_TIMEOUT", v, "expected seconds from 1 to 3600");
 		cfg->connect_timeout_ms = (unsigned int)n * 1000;
 	}
-	ret = parse_job(cfg, get, ctx);
-	if (ret < 0)
-		return ret;
 
 	/*
 	 * Busy-polling only helps when every node has a CPU of its own; with
@@ -321,6 +325,58 @@ int dsm_config_parse(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 	return 0;
 }
 
+void dsm_config_settings(const struct dsm_config *cfg, struct dsm_job_settings *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->heap_size = cfg->heap_size;
+	out->page_size = cfg->page_size;
+	out->heap_base = cfg->heap_base;
+	out->home_block = cfg->home_block;
+	out->consistency = (uint32_t)cfg->consistency;
+	out->num_nodes = (uint32_t)cfg->num_nodes;
+	out->stats_file = cfg->stats == DSM_STATS_FILE;
+	snprintf(out->transport, sizeof(out->transport), "%s", cfg->transport);
+	snprintf(out->fault_backend, sizeof(out->fault_backend), "%s", cfg->fault_backend);
+}
+
+const char *dsm_config_settings_diff(const struct dsm_job_settings *a,
+				     const struct dsm_job_settings *b, char *buf, size_t len)
+{
+#define NUM(field, name) \
+	if (a->field != b->field) { \
+		snprintf(buf, len, name " (%llu here, %llu there)", \
+			 (unsigned long long)a->field, (unsigned long long)b->field); \
+		return buf; \
+	}
+	NUM(num_nodes, "the node count (DSM_NUM_NODES)")
+	NUM(heap_size, "DSM_HEAP_SIZE")
+	NUM(page_size, "DSM_PAGE_SIZE")
+	NUM(heap_base, "DSM_HEAP_BASE")
+	NUM(home_block, "DSM_HOME_BLOCK")
+	NUM(consistency, "DSM_CONSISTENCY")
+	NUM(stats_file, "DSM_STATS (a file path on some nodes only)")
+#undef NUM
+	if (strncmp(a->transport, b->transport, sizeof(a->transport))) {
+		snprintf(buf, len, "DSM_TRANSPORT");
+		return buf;
+	}
+	if (strncmp(a->fault_backend, b->fault_backend, sizeof(a->fault_backend))) {
+		/* Mixed backends would work; the same everywhere keeps results comparable. */
+		snprintf(buf, len, "DSM_FAULT_BACKEND");
+		return buf;
+	}
+	return NULL;
+}
+
+/* Every variable libdsm reads: the only names --dsm-NAME may use. */
+static const char *const known_vars[] = {
+	"DSM_CONSISTENCY", "DSM_TRANSPORT", "DSM_HEAP_SIZE", "DSM_PAGE_SIZE",
+	"DSM_FAULT_BACKEND", "DSM_NUMA", "DSM_STATS", "DSM_CHECKPOINT_DIR", "DSM_RESTART",
+	"DSM_LOG", "DSM_HEAP_BASE", "DSM_HOME_BLOCK", "DSM_POLL_US", "DSM_CONNECT_TIMEOUT",
+	"DSM_NODE_ID", "DSM_NUM_NODES", "DSM_LOCAL_NODES", "DSM_LISTEN_FD", "DSM_NODE_HOST",
+	"DSM_ROOT_ADDR", "DSM_JOB_SECRET", NULL,
+};
+
 /* --dsm-NAME options collected from argv, consulted before the environment. */
 struct argv_opts {
 	int n;
@@ -341,7 +397,7 @@ static const char *argv_getter(const char *name, void *ctx)
 int dsm_config_load(struct dsm_config *cfg, int *argc, char ***argv)
 {
 	struct argv_opts o = { .n = 0 };
-	int out = 1;
+	int out = 1, ret;
 
 	if (argc && argv && *argv) {
 		char **av = *argv;
@@ -370,6 +426,11 @@ int dsm_config_load(struct dsm_config *cfg, int *argc, char ***argv)
 			for (size_t k = 0; k < len; k++)
 				o.name[o.n][4 + k] = a[k] == '-' ? '_' : (char)toupper((unsigned char)a[k]);
 			o.name[o.n][4 + len] = '\0';
+			if (pick(o.name[o.n], known_vars) < 0) {
+				dsm_err("option '%s': not a libdsm option (see dsm(7) for the DSM_* "
+					"variables and their --dsm-* spellings)", av[i]);
+				return -DSM_ECONFIG;
+			}
 			if (eq) {
 				o.val[o.n] = eq + 1;
 			} else if (i + 1 < *argc) {
@@ -383,5 +444,20 @@ int dsm_config_load(struct dsm_config *cfg, int *argc, char ***argv)
 		av[out] = NULL;
 		*argc = out;
 	}
-	return dsm_config_parse(cfg, argv_getter, &o);
+	ret = dsm_config_parse(cfg, argv_getter, &o);
+	if (ret < 0)
+		return ret;
+	/* A misspelled variable would otherwise be ignored without a word. */
+	for (char **e = environ; e && *e; e++) {
+		char name[64];
+		size_t n = strcspn(*e, "=");
+
+		if (strncmp(*e, "DSM_", 4) || n >= sizeof(name) || !strncmp(*e, "DSM_TEST_", 9))
+			continue;
+		memcpy(name, *e, n);
+		name[n] = '\0';
+		if (pick(name, known_vars) < 0)
+			dsm_warn("%s is set but is not a libdsm variable (misspelled? see dsm(7))", name);
+	}
+	return 0;
 }

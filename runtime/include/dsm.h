@@ -65,8 +65,10 @@ int dsm_init(int *argc, char ***argv);
 
 /**
  * Leave the job.  Collective; implies dsm_barrier().  Prints or writes the
- * statistics if DSM_STATS asks for them.
- * @return 0, -DSM_ENOTINIT, or -DSM_EPEERLOST.
+ * statistics if DSM_STATS asks for them.  A peer lost on the way ends the
+ * process with a message naming it (it never returns an error for that).
+ * @return 0, -DSM_ENOTINIT, or -errno when node 0 cannot write the
+ *         DSM_STATS file (the job still ends cleanly).
  */
 int dsm_finalize(void);
 
@@ -108,7 +110,7 @@ int dsm_home_node(const void *ptr);
 void dsm_barrier(void);
 /**
  * Acquire global lock lock_id (FIFO grant order).
- * @return 0, -EINVAL (lock_id >= DSM_MAX_LOCKS), -DSM_ENOTINIT.
+ * @return 0, -EINVAL (lock_id >= DSM_MAX_LOCKS), -ENOMEM, -DSM_ENOTINIT.
  */
 int dsm_lock_acquire(unsigned lock_id);
 /**

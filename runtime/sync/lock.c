@@ -100,6 +100,14 @@ int dsm_sync_lock_acquire(struct dsm_rt *rt, unsigned int lock_id)
 		ret = request_locked(rt, lock_id, rt->self, w.token);
 	else
 		dsm_rt_send(rt, mgr, DSM_MSG_LOCK_ACQ, 0, lock_id, w.token, NULL, 0);
+	if (ret < 0) {
+		/* Not queued anywhere: unlink our waiter before it goes out of scope. */
+		struct dsm_lock_waiter **pp = &rt->sync.waiters;
+
+		while (*pp != &w)
+			pp = &(*pp)->next;
+		*pp = w.next;
+	}
 	pthread_mutex_unlock(&rt->sync.lock);
 	if (ret < 0)
 		return ret;

@@ -24,6 +24,7 @@ struct dsm_hello {
 	uint32_t dst;			/* the node the sender believes it talks to */
 	uint32_t reserved;
 	uint8_t mac[DSM_SHA256_LEN];	/* acceptor's reply only; zero otherwise */
+	struct dsm_job_settings settings;	/* must equal the receiver's */
 };
 
 void dsm_auth_mac(const uint8_t secret[DSM_SECRET_LEN], enum dsm_auth_role role,

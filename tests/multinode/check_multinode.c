@@ -17,7 +17,9 @@
  *
  * CK_RUN_CASE=<tcase name> runs one case; CK_FORK=no for gdb.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -22,7 +22,9 @@
  *
  * Exit 0 on success, 1 with one line on stderr naming what was wrong.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>

@@ -19,7 +19,9 @@
  * Exit 0 on success, 77 when not under sequential consistency, 1 with one
  * line on stderr naming what was wrong.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <sched.h>
 #include <stdarg.h>

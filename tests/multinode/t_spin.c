@@ -15,7 +15,9 @@
  * runtime or the launcher.  Never hangs: after SECONDS (default 60) the
  * loop gives up and the node exits 1.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>

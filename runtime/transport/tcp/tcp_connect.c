@@ -304,6 +304,20 @@ static int connect_to(const char *addr, const struct deadline *d)
 	return err == ETIMEDOUT || err == ECONNREFUSED ? -DSM_ETIMEDOUT : -err;
 }
 
+/* An authenticated peer's settings must equal ours.  0 or -DSM_ECONFIG. */
+static int check_settings(struct dsm_tcp *t, const struct dsm_job_settings *theirs, int peer)
+{
+	struct dsm_job_settings mine;
+	char why[160];
+
+	dsm_config_settings(t->tp.params.cfg, &mine);
+	if (!dsm_config_settings_diff(&mine, theirs, why, sizeof(why)))
+		return 0;
+	dsm_err("node %d was started with other settings: %s differs; every node of a job "
+		"needs the same DSM_* settings", peer, why);
+	return -DSM_ECONFIG;
+}
+
 /*
  * Our side of a connection we opened to node `peer`: HELLO with our nonce;
  * the acceptor's HELLO must carry a MAC proving the secret; then our AUTH.
@@ -319,6 +333,7 @@ static int handshake_initiator(struct dsm_tcp *t, int fd, int peer, const char *
 
 	if ((ret = dsm_auth_nonce(mine.nonce)) < 0)
 		return ret;
+	dsm_config_settings(cfg, &mine.settings);
 	ret = send_frame(fd, t->tp.self, DSM_WT_HELLO, &mine, sizeof(mine), d);
 	if (ret == 0)
 		ret = recv_frame(fd, DSM_WT_HELLO, &theirs, sizeof(theirs), true, &src, &why, d);
@@ -346,7 +361,9 @@ static int handshake_initiator(struct dsm_tcp *t, int fd, int peer, const char *
 		dsm_err("connecting to node %d at %s: %s", peer, addr, strerror(-ret));
 		return -DSM_EPEERLOST;
 	}
-	return 0;
+	/* Authenticated (both sides see the AUTH): now it may also be told
+	 * that its settings differ, and both ends say so. */
+	return check_settings(t, &theirs.settings, peer);
 }
 
 /*
@@ -378,6 +395,7 @@ static int handshake_acceptor(struct dsm_tcp *t, int fd, int lo, int hi, const s
 		if ((ret = dsm_auth_nonce(mine.nonce)) < 0)
 			return ret;
 		mine.dst = (uint32_t)src;
+		dsm_config_settings(cfg, &mine.settings);
 		dsm_auth_mac(cfg->secret, DSM_AUTH_ACCEPTOR, theirs.nonce, mine.nonce,
 			     (uint32_t)t->tp.self, (uint32_t)src, mine.mac);
 		ret = send_frame(fd, t->tp.self, DSM_WT_HELLO, &mine, sizeof(mine), &d);
@@ -394,7 +412,7 @@ static int handshake_acceptor(struct dsm_tcp *t, int fd, int lo, int hi, const s
 		}
 	}
 	if (ret == 0)
-		return src;
+		return check_settings(t, &theirs.settings, src) < 0 ? -DSM_ECONFIG : src;
 	if (!why)
 		why = ret == -ETIMEDOUT ? "no complete handshake in time" :
 		      ret == -ECONNRESET ? "closed during the handshake" : strerror(-ret);
@@ -430,6 +448,8 @@ static int accept_peers(struct dsm_tcp *t, int lfd, int lo, int hi, const struct
 		peer = handshake_acceptor(t, fd, lo, hi, d);
 		if (peer < 0) {
 			close(fd);
+			if (peer == -DSM_ECONFIG)	/* one of ours, misconfigured */
+				return peer;
 			continue;
 		}
 		t->conns[peer].fd = fd;
@@ -569,7 +589,11 @@ static int node_rendezvous(struct dsm_tcp *t, const struct deadline *d)
 out:
 	free(table);
 	close(lfd);
-	return ret < 0 ? (ret == -ETIMEDOUT ? -DSM_ETIMEDOUT : ret) : 0;
+	if (ret == -ETIMEDOUT)
+		return -DSM_ETIMEDOUT;
+	if (ret < 0 && -ret < DSM_ERRNO_BASE && ret != -ENOMEM)
+		return -DSM_EPEERLOST;	/* a socket error: the peer went away */
+	return ret;
 }
 
 int dsm_tcp_connect_all(struct dsm_tcp *t)

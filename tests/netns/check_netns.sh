@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# check_netns.sh - nodes on stand-in machines: each node in its own network
+# namespace, joined by veth pairs to a bridge, with `tc netem` delay on every
+# link.  The nodes are started the way srun or mpirun start them (rank,
+# size, root address and secret in the environment, no dsmrun), so this also
+# tests that start-up path and listening on a non-loopback address.
+#
+# Needs root and iproute2 with netem; otherwise it skips (exit 77) saying why.
+set -uo pipefail
+
+bindir=${TEST_BINDIR:-$(dirname "$0")/../multinode}
+N=${NETNS_NODES:-3}
+DELAY=${NETNS_DELAY:-1ms}
+tag="dsmt$$"
+net="10.241.$(( $$ % 200 )).0"
+prefix=${net%.0}
+passed=0 failed=0
+
+skip() { echo "SKIP: $*"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "network namespaces need root"
+command -v ip >/dev/null || skip "iproute2 (ip) is not installed"
+command -v tc >/dev/null || skip "tc (iproute2) is not installed"
+
+cleanup() {
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$tag"); do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ip netns add "$tag-br" 2>/dev/null || skip "cannot create network namespaces here"
+ip -n "$tag-br" link add br0 type bridge && ip -n "$tag-br" link set br0 up || skip "no bridge support"
+for i in $(seq 0 $((N - 1))); do
+	ns="$tag-$i"
+	ip netns add "$ns"
+	ip link add "v$tag$i" type veth peer name "p$tag$i" 2>/dev/null ||
+		ip link add "v$i$$" type veth peer name "p$i$$"
+	ip link set "v$tag$i" netns "$ns" name eth0
+	ip link set "p$tag$i" netns "$tag-br"
+	ip -n "$tag-br" link set "p$tag$i" master br0 up
+	ip -n "$ns" addr add "$prefix.$((i + 1))/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" link set lo up
+	if ! ip netns exec "$ns" tc qdisc add dev eth0 root netem delay "$DELAY" 2>/dev/null; then
+		[ "$i" = 0 ] && echo "netns: this kernel has no netem (CONFIG_NET_SCH_NETEM): links without added delay"
+		DELAY=none
+	fi
+done
+
+secret=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+root="$prefix.1:$((20000 + $$ % 20000))"
+
+# run NAME TIMEOUT PROG ARGS...: start one node per namespace, wait for all.
+run() {
+	local name=$1 tmo=$2 out rc=0 pids=()
+	shift 2
+	out=$(mktemp)
+	for i in $(seq 0 $((N - 1))); do
+		ip netns exec "$tag-$i" env DSM_NODE_ID="$i" DSM_NUM_NODES="$N" \
+			DSM_ROOT_ADDR="$root" DSM_JOB_SECRET="$secret" DSM_CONNECT_TIMEOUT=20 \
+			timeout "$tmo" "$@" >>"$out" 2>&1 &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || rc=$?; done
+	if [ "$rc" = 0 ]; then
+		passed=$((passed + 1)); echo "PASS: $name"
+	else
+		failed=$((failed + 1)); echo "FAIL: $name (exit $rc)"; sed 's/^/  | /' "$out"
+	fi
+	rm -f "$out"
+}
+
+echo "netns: $N nodes on $prefix.0/24, netem delay per link: $DELAY, root $root"
+run "lock-protected counter across namespaces" 120 "$bindir/t_counter"
+run "false sharing across namespaces" 120 "$bindir/t_falseshare"
+run "jacobi bit for bit across namespaces" 180 "$bindir/t_jacobi"
+run "plain-store flag across namespaces" 120 "$bindir/t_flag"
+
+# A node on another machine dies: the others must say so and exit within 5 s.
+piddir=$(mktemp -d)
+out=$(mktemp)
+pids=()
+for i in $(seq 0 $((N - 1))); do
+	ip netns exec "$tag-$i" env DSM_NODE_ID="$i" DSM_NUM_NODES="$N" DSM_ROOT_ADDR="$root" \
+		DSM_JOB_SECRET="$secret" DSM_TEST_PIDDIR="$piddir" timeout 60 "$bindir/t_spin" >>"$out" 2>&1 &
+	pids+=($!)
+done
+victim=$((N - 1))
+for _ in $(seq 1 200); do [ -s "$piddir/node$victim.pid" ] && break; sleep 0.1; done
+if [ -s "$piddir/node$victim.pid" ]; then
+	start=$(date +%s%N)
+	kill -9 "$(cat "$piddir/node$victim.pid")"
+	for p in "${pids[@]}"; do { wait "$p"; } 2>/dev/null; done
+	ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	lost=$(grep -c "lost node $victim" "$out")
+	if [ "$ms" -le 5000 ] && [ "$lost" -ge $((N - 1)) ]; then
+		passed=$((passed + 1)); echo "PASS: kill -9 of node $victim: $lost nodes reported it, job ended in $ms ms"
+	else
+		failed=$((failed + 1)); echo "FAIL: kill -9 of node $victim: $lost reports, $ms ms"; sed 's/^/  | /' "$out"
+	fi
+else
+	failed=$((failed + 1)); echo "FAIL: kill test: node $victim never started"; sed 's/^/  | /' "$out"
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+fi
+rm -rf "$piddir" "$out"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
