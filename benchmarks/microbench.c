@@ -44,7 +44,8 @@
  * Each sample uses a page nobody has touched before (pools of fresh pages,
  * chosen with dsm_home_node), so the state of a page before the timed access
  * is exactly the one the operation names, whatever the protocol did to the
- * pages of earlier samples.
+ * pages of earlier samples.  That costs 6 x R x S pages of shared heap (41
+ * MiB at the defaults; DSM_HEAP_SIZE bounds -r and -s).
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -46,6 +46,8 @@ int dsm_fault_open(const char *name, const struct dsm_fault_params *params, stru
 	f->params = *params;
 	ret = ops->install(f);
 	if (ret < 0) {
+		/* install() undoes itself on failure: nothing stays hooked. */
+		f->ops = NULL;
 		dsm_err("fault backend %s: cannot install: %s", ops->name, dsm_strerror(ret));
 		return ret;
 	}

@@ -112,6 +112,12 @@ static int dsm_sigsegv_probe(void)
 	return 0;
 }
 
+static void dsm_sigsegv_uninstall(struct dsm_fault *f)
+{
+	sigaction(SIGSEGV, &dsm_sigsegv_prev, NULL);
+	dsm_sigsegv_active = NULL;
+}
+
 static int dsm_sigsegv_install(struct dsm_fault *f)
 {
 	struct sigaction sa;
@@ -129,21 +135,22 @@ static int dsm_sigsegv_install(struct dsm_fault *f)
 
 	/* Check the hook: one fault on a private protected page. */
 	probe = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (probe == MAP_FAILED)
-		return -errno;
+	if (probe == MAP_FAILED) {
+		int err = errno;
+
+		dsm_sigsegv_uninstall(f);
+		return -err;
+	}
+	dsm_sigsegv_probe_hits = 0;
 	dsm_sigsegv_probe_page = probe;
 	dsm_sigsegv_probe_page[0] = 1;
 	dsm_sigsegv_probe_page = NULL;
 	munmap(probe, 4096);
-	if (dsm_sigsegv_probe_hits != 1)
+	if (dsm_sigsegv_probe_hits != 1) {
+		dsm_sigsegv_uninstall(f);
 		return -EFAULT;
+	}
 	return 0;
-}
-
-static void dsm_sigsegv_uninstall(struct dsm_fault *f)
-{
-	sigaction(SIGSEGV, &dsm_sigsegv_prev, NULL);
-	dsm_sigsegv_active = NULL;
 }
 
 /*

@@ -167,6 +167,32 @@ uintptr_t dsm_arena_alloc(struct dsm_arena *a, size_t size, bool *fresh_p)
 			break;
 		}
 	}
+	if (!at && a->free) {
+		/*
+		 * A freed range that ends at the high-water mark continues into
+		 * the never-used space: a block may straddle both (not fresh).
+		 */
+		struct dsm_extent *last = a->free, **lp = &a->free;
+
+		while (last->next) {
+			lp = &last->next;
+			last = last->next;
+		}
+		if (last->start + last->len == a->top) {
+			uintptr_t s = align_up(last->start, align);
+
+			if (s < a->end && size <= a->end - s) {
+				if (s == last->start) {
+					*lp = NULL;
+					free(last);
+				} else {
+					last->len = s - last->start;
+				}
+				at = s;
+				a->top = s + size;
+			}
+		}
+	}
 	if (!at) {
 		uintptr_t s = align_up(a->top, align);
 

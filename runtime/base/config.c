@@ -30,11 +30,13 @@ int dsm_config_parse_uint(const char *s, uint64_t max, uint64_t *out)
 	if (!s || !*s)
 		return -EINVAL;
 	for (; *s; s++) {
+		uint64_t digit = (uint64_t)(*s - '0');
+
 		if (!isdigit((unsigned char)*s))
 			return -EINVAL;
-		if (v > (UINT64_MAX - 9) / 10)
+		if (v > (UINT64_MAX - digit) / 10)	/* v * 10 + digit would overflow */
 			return -EINVAL;
-		v = v * 10 + (uint64_t)(*s - '0');
+		v = v * 10 + digit;
 	}
 	if (v > max)
 		return -EINVAL;

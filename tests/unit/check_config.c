@@ -930,6 +930,100 @@ START_TEST(test_load_keeps_lookalikes)
 }
 END_TEST
 
+/* Only the names of libdsm's variables: a typo is an error, not ignored. */
+START_TEST(test_load_unknown_option)
+{
+	char *bogus[] = { "prog", "--dsm-bogus=1", NULL };
+	char *typo[] = { "prog", "--dsm-consistancy=weak", NULL };
+	char *job[] = { "prog", "--dsm-node-id=0", "--dsm-num-nodes=1", "--dsm-node-host",
+			"10.1.2.3", "--dsm-poll-us=7", NULL };
+	char **argv;
+	int argc;
+	struct dsm_config cfg;
+
+	clear_job_env();
+	argv = bogus;
+	argc = 2;
+	ck_assert_int_eq(dsm_config_load(&cfg, &argc, &argv), -DSM_ECONFIG);
+	argv = typo;
+	argc = 2;
+	ck_assert_int_eq(dsm_config_load(&cfg, &argc, &argv), -DSM_ECONFIG);
+	argv = job;
+	argc = 6;
+	ck_assert_int_eq(dsm_config_load(&cfg, &argc, &argv), 0);
+	ck_assert_str_eq(cfg.node_host, "10.1.2.3");
+	ck_assert_uint_eq(cfg.poll_ns, 7000);
+	ck_assert_int_eq(argc, 1);
+
+	/* An unknown DSM_* variable only draws a warning. */
+	setenv("DSM_CONSISTANCY", "weak", 1);
+	ck_assert_int_eq(dsm_config_load(&cfg, NULL, NULL), 0);
+	ck_assert_int_eq(cfg.consistency, DSM_SEQUENTIAL);
+}
+END_TEST
+
+/* ---------- the settings every node of a job must share ---------- */
+
+static void settings_of(const struct var *vars, struct dsm_job_settings *out)
+{
+	struct dsm_config cfg;
+
+	ck_assert_int_eq(parse_vars(&cfg, vars), 0);
+	dsm_config_settings(&cfg, out);
+}
+
+#define JOB2(id) { "DSM_NODE_ID", id }, { "DSM_NUM_NODES", "2" }, \
+		 { "DSM_ROOT_ADDR", "h:1" }, { "DSM_JOB_SECRET", SECRET_HEX }
+
+START_TEST(test_settings_diff)
+{
+	const struct var node0[] = { JOB2("0"), { "DSM_STATS", "1" }, { NULL, NULL } };
+	const struct var node1[] = { JOB2("1"), { "DSM_LOG", "debug" }, { NULL, NULL } };
+	const struct var page8k[] = { JOB2("1"), { "DSM_PAGE_SIZE", "8K" }, { NULL, NULL } };
+	const struct var rdma[] = { JOB2("1"), { "DSM_TRANSPORT", "rdma" }, { NULL, NULL } };
+	const struct var uffd[] = { JOB2("1"), { "DSM_FAULT_BACKEND", "userfaultfd" },
+				    { NULL, NULL } };
+	const struct var statsfile[] = { JOB2("1"), { "DSM_STATS", "/tmp/s.json" },
+					 { NULL, NULL } };
+	const struct var weak[] = { JOB2("1"), { "DSM_CONSISTENCY", "weak" }, { NULL, NULL } };
+	const struct var block[] = { JOB2("1"), { "DSM_HOME_BLOCK", "8" }, { NULL, NULL } };
+	const struct var three[] = { { "DSM_NODE_ID", "1" }, { "DSM_NUM_NODES", "3" },
+				     { "DSM_ROOT_ADDR", "h:1" }, { "DSM_JOB_SECRET", SECRET_HEX },
+				     { NULL, NULL } };
+	const struct {
+		const struct var *vars;
+		const char *names;
+	} differ[] = {
+		{ page8k, "DSM_PAGE_SIZE" },
+		{ rdma, "DSM_TRANSPORT" },
+		{ uffd, "DSM_FAULT_BACKEND" },
+		{ statsfile, "DSM_STATS" },
+		{ weak, "DSM_CONSISTENCY" },
+		{ block, "DSM_HOME_BLOCK" },
+		{ three, "node count" },
+	};
+	struct dsm_job_settings a, b;
+	char buf[256];
+	const char *why;
+
+	/* Node ids, logging and stats on stderr may differ between nodes. */
+	settings_of(node0, &a);
+	settings_of(node1, &b);
+	ck_assert_ptr_null(dsm_config_settings_diff(&a, &b, buf, sizeof(buf)));
+	ck_assert_ptr_null(dsm_config_settings_diff(&b, &a, buf, sizeof(buf)));
+
+	for (size_t i = 0; i < sizeof(differ) / sizeof(differ[0]); i++) {
+		settings_of(differ[i].vars, &b);
+		why = dsm_config_settings_diff(&a, &b, buf, sizeof(buf));
+		ck_assert_msg(why != NULL, "a different %s went unnoticed", differ[i].names);
+		ck_assert_ptr_eq(why, buf);
+		ck_assert_msg(strstr(why, differ[i].names), "'%s' does not name %s", why,
+			      differ[i].names);
+		ck_assert_ptr_nonnull(dsm_config_settings_diff(&b, &a, buf, sizeof(buf)));
+	}
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -975,6 +1069,11 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_load_bad_options);
 	tcase_add_test(tc, test_load_too_many_options);
 	tcase_add_test(tc, test_load_keeps_lookalikes);
+	tcase_add_test(tc, test_load_unknown_option);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("settings");
+	tcase_add_test(tc, test_settings_diff);
 	suite_add_tcase(s, tc);
 
 	return s;
