@@ -28,8 +28,8 @@ enum dsm_msg_type {
 	DSM_MSG_RECALL_REPLY,	/* arg0 page, payload the page; owner -> home */
 	DSM_MSG_INV,		/* arg0 page; home -> reader */
 	DSM_MSG_INV_ACK,	/* arg0 page; reader -> home */
-	DSM_MSG_READ_REPLY,	/* arg0 page, payload the page; home -> requester */
-	DSM_MSG_WRITE_GRANT,	/* arg0 page, payload the page or empty; home -> requester */
+	DSM_MSG_READ_REPLY,	/* arg0 page, payload the page (empty: never written, zero); home -> requester */
+	DSM_MSG_WRITE_GRANT,	/* arg0 page, payload the page (empty: upgrade, or never written); home -> requester */
 	DSM_MSG_PROTO_LAST = DSM_WT_RUNTIME + 23,
 	/* synchronization */
 	DSM_MSG_LOCK_ACQ,	/* arg0 lock, arg1 token; -> manager */

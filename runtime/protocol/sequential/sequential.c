@@ -78,10 +78,17 @@ static void finish_locked(struct dsm_rt *rt, size_t page, struct dsm_dir_entry *
 	uint64_t bit = 1ull << node;
 	bool write;
 
+	/*
+	 * Every store reaches a page through a write grant, so a page never
+	 * granted for writing (version 0) is still zero in every node's
+	 * memory: its first grant needs no data.
+	 */
+	bool written = e->version > 0;
+
 	if (e->txn_mode == DSM_PROT_RW) {
 		/* A requester still in the copyset holds valid data: an
 		 * upgrade needs no page. */
-		bool with_data = !(e->copyset & bit);
+		bool with_data = written && !(e->copyset & bit);
 
 		e->copyset = bit;
 		e->owner = (int16_t)node;
@@ -89,7 +96,7 @@ static void finish_locked(struct dsm_rt *rt, size_t page, struct dsm_dir_entry *
 		grant_locked(rt, page, node, DSM_PROT_RW, with_data);
 	} else {
 		e->copyset |= bit;
-		grant_locked(rt, page, node, DSM_PROT_READ, true);
+		grant_locked(rt, page, node, DSM_PROT_READ, written);
 	}
 	e->busy = 0;
 	if (dsm_dir_next_waiter_locked(&rt->dir, e, &next, &write))
@@ -316,7 +323,7 @@ static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 	case DSM_MSG_READ_REPLY:
 	case DSM_MSG_WRITE_GRANT:
 		page = check_page(rt, src, h, false);
-		check_len(rt, src, h, h->type == DSM_MSG_WRITE_GRANT);
+		check_len(rt, src, h, true);
 		dsm_dir_lock(&rt->dir, page);
 		pl = &rt->dir.local[page];
 		if (!pl->want)
