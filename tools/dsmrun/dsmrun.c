@@ -68,6 +68,8 @@
  * let them: only then SIGTERM, and SIGKILL for those that ignore it.
  */
 #define GRACE_MS		5000
+/* After the first failure: how long a death by signal may still claim the blame. */
+#define SETTLE_MS		200
 #define TERM_MS			2000
 /* A node that survives SIGKILL this long is stuck in the kernel; leave it. */
 #define GIVEUP_MS		5000
@@ -97,6 +99,7 @@ struct dsm_node {
 
 enum dsm_phase {
 	PHASE_RUNNING,		/* nothing went wrong (yet) */
+	PHASE_SETTLE,		/* a node failed; collecting the deaths it causes */
 	PHASE_GRACE,		/* a node failed; the others may exit on their own */
 	PHASE_TERM,		/* SIGTERM sent to those still running */
 	PHASE_KILLED,		/* SIGKILL sent; waiting for the kernel */
@@ -126,6 +129,8 @@ struct dsm_job {
 	int64_t deadline;	/* of the current phase unless PHASE_RUNNING */
 	int64_t timeout_at;	/* 0 once fired or without --timeout */
 	int status;		/* -1 until the first event that ends the job */
+	int culprit;		/* PHASE_SETTLE: the node to blame so far */
+	int culprit_wstatus;	/* and how it ended */
 	bool dst_broken[3];	/* our stdout/stderr failed: drop output */
 };
 
@@ -701,39 +706,56 @@ static void kill_all(struct dsm_job *job)
 	job->deadline = now_ms() + GIVEUP_MS;
 }
 
-static void node_exited(struct dsm_job *job, int id, int wstatus)
+/*
+ * Name the node that ended the job, and start the grace period.  Called
+ * when the settle window closes (or everything has exited).
+ */
+static void verdict(struct dsm_job *job)
 {
+	int id = job->culprit, wstatus = job->culprit_wstatus;
 	struct dsm_node *n = &job->nodes[id];
-	int code, sig;
 
 	if (WIFEXITED(wstatus)) {
-		code = WEXITSTATUS(wstatus);
-		if (code == 0)
-			return;		/* nodes finish at their own pace */
-	} else if (WIFSIGNALED(wstatus)) {
-		sig = WTERMSIG(wstatus);
-		code = 128 + sig;
-	} else {
-		return;
-	}
-
-	/*
-	 * Only the first failure is news; the ones after it are usually
-	 * its consequences, or our own SIGTERM.
-	 */
-	if (job->phase != PHASE_RUNNING)
-		return;
-
-	if (WIFEXITED(wstatus))
 		msg("node %d (pid %d) exited with status %d; ending the job",
-		    id, (int)n->pid, code);
-	else
+		    id, (int)n->pid, WEXITSTATUS(wstatus));
+		set_status(job, WEXITSTATUS(wstatus));
+	} else {
+		int sig = WTERMSIG(wstatus);
+
 		msg("node %d (pid %d) was killed by signal %d (%s%s); ending the job",
 		    id, (int)n->pid, sig, strsignal(sig),
 		    WCOREDUMP(wstatus) ? ", core dumped" : "");
-	set_status(job, code);
+		set_status(job, 128 + sig);
+	}
 	job->phase = PHASE_GRACE;
-	job->deadline = now_ms() + GRACE_MS;
+	job->deadline = now_ms() + GRACE_MS - SETTLE_MS;
+}
+
+static void node_exited(struct dsm_job *job, int id, int wstatus)
+{
+	if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
+		return;		/* nodes finish at their own pace */
+	if (!WIFEXITED(wstatus) && !WIFSIGNALED(wstatus))
+		return;
+
+	/*
+	 * A node killed by a signal takes the others down within
+	 * microseconds (they see the lost connection and exit 1), and
+	 * waitpid() returns children in no particular order.  So the first
+	 * failure opens a short window in which a death by signal wins over
+	 * a plain non-zero exit; after it, failures are consequences, or our
+	 * own SIGTERM.
+	 */
+	if (job->phase == PHASE_RUNNING) {
+		job->culprit = id;
+		job->culprit_wstatus = wstatus;
+		job->phase = PHASE_SETTLE;
+		job->deadline = now_ms() + SETTLE_MS;
+	} else if (job->phase == PHASE_SETTLE && WIFSIGNALED(wstatus) &&
+		   !WIFSIGNALED(job->culprit_wstatus)) {
+		job->culprit = id;
+		job->culprit_wstatus = wstatus;
+	}
 }
 
 static void reap(struct dsm_job *job)
@@ -765,6 +787,9 @@ static void reap(struct dsm_job *job)
 static void got_signal(struct dsm_job *job, int sig)
 {
 	switch (job->phase) {
+	case PHASE_SETTLE:
+		verdict(job);
+		/* fall through */
 	case PHASE_RUNNING:
 	case PHASE_GRACE:
 		msg("got signal %d (%s); ending the job", sig, strsignal(sig));
@@ -813,6 +838,8 @@ static bool check_deadlines(struct dsm_job *job)
 
 	if (job->timeout_at && now >= job->timeout_at) {
 		job->timeout_at = 0;
+		if (job->phase == PHASE_SETTLE)
+			verdict(job);
 		if (job->phase == PHASE_RUNNING || job->phase == PHASE_GRACE) {
 			msg("job timed out after %ld s; ending it", job->timeout_s);
 			set_status(job, EXIT_TIMEOUT);
@@ -823,6 +850,9 @@ static bool check_deadlines(struct dsm_job *job)
 		return true;
 
 	switch (job->phase) {
+	case PHASE_SETTLE:
+		verdict(job);
+		break;
 	case PHASE_GRACE:
 		term_all(job);
 		break;
@@ -906,6 +936,9 @@ static int wait_job(struct dsm_job *job)
 		if (!check_deadlines(job))
 			break;
 	}
+
+	if (job->phase == PHASE_SETTLE)	/* all exited inside the window */
+		verdict(job);
 
 	/* Everything the nodes wrote before they exited is in the pipes. */
 	for (i = 0; i < job->nnodes; i++) {
