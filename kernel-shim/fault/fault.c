@@ -38,8 +38,8 @@ int dsm_fault_open(const char *name, const struct dsm_fault_params *params, stru
 	 * silent fallback (STYLE.md, "Fault backends carry a priority"). */
 	ret = ops->probe();
 	if (ret < 0) {
-		dsm_err("DSM_FAULT_BACKEND=%s: this backend cannot run here: %s",
-			ops->name, dsm_strerror(ret));
+		dsm_err("DSM_FAULT_BACKEND=%s: this backend cannot run here: %s%s",
+			ops->name, dsm_strerror(ret), ops->hint ? ops->hint : "");
 		return ret;
 	}
 	f->ops = ops;

@@ -49,16 +49,20 @@ struct dsm_fault_ops {
 	const char *name;
 	/* Higher wins when a caller asks for "the best this host has". */
 	int priority;
+	/* What the host needs, appended to the error when probe() fails; or NULL. */
+	const char *hint;
 
 	/* init thread: 0 if this host can run the backend, else a negative
 	 * code after nothing is logged (the caller names the backend). */
 	int (*probe)(void);
 	/* init thread: trap faults in params->heap from now on.  0 or -errno. */
 	int (*install)(struct dsm_fault *f);
-	/* finalize thread: stop trapping; protections are left as they are. */
+	/* finalize thread: stop trapping.  What the application's view allows
+	 * afterwards is the backend's (see each). */
 	void (*uninstall)(struct dsm_fault *f);
 	/*
-	 * Any thread, including signal context; never blocks.  Sets the
+	 * Any thread, including signal context; never sleeps (it may spin
+	 * briefly on a per-page lock of the backend's).  Sets the
 	 * application-view protection of npages pages from page.  On failure
 	 * the page state can no longer be kept consistent: the backend
 	 * reports through write(2) and ends the process, so callers need not

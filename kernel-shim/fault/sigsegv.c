@@ -167,8 +167,9 @@ static void dsm_sigsegv_protect(struct dsm_fault *f, size_t page, size_t npages,
 		return;
 	if (errno == ENOMEM)
 		dsm_log_sigsafe("mprotect of the shared heap failed: more distinct page protections "
-				"than vm.max_map_count allows; use a larger DSM_PAGE_SIZE, a smaller "
-				"working set, or raise vm.max_map_count (sysctl)",
+				"than vm.max_map_count allows; use DSM_FAULT_BACKEND=userfaultfd "
+				"(Linux 6.4 or later), a larger DSM_PAGE_SIZE, or raise "
+				"vm.max_map_count (sysctl)",
 				ENOMEM);
 	else
 		dsm_log_sigsafe("mprotect of the shared heap failed", errno);

@@ -42,13 +42,15 @@
  *     could store into a page just granted READ between the two calls,
  *     unseen by the protocol, so probe() refuses such kernels.  Also shmem
  *     minor faults (5.13) and shmem write protection (5.19), the latter
- *     only on architectures with CONFIG_PTE_MARKER_UFFD_WP (x86-64, arm64).
+ *     only where the architecture has userfaultfd write protection
+ *     (x86-64; other architectures in more recent kernels).
  *   - userfaultfd must be allowed: root or CAP_SYS_PTRACE, or
  *     vm.unprivileged_userfaultfd=1, or (5.11+) UFFD_USER_MODE_ONLY, which
  *     probe() asks for first.  SELinux may refuse it too.
  *   - As with mprotect, a syscall that reads a NONE page or writes a
  *     NONE or READ page fails with EFAULT (the kernel's access is not
- *     trapped; kernel-shim's interposition touches the pages first).
+ *     trapped; TODO: syscall interposition in kernel-shim, which would
+ *     touch the pages first, is not implemented yet).
  *     Debuggers cannot read NONE pages through /proc/pid/mem either.
  *   - uninstall() unregisters the range: every page of the view is then
  *     readable and writable (what the memfd holds), not left as it was.
@@ -119,7 +121,7 @@ static struct sigaction dsm_uffd_prev;
 /* A private page used to check the installed handler (STYLE.md: "Test a
  * hook after installing it"), registered like the heap. */
 static char *volatile dsm_uffd_probe_page;
-static int dsm_uffd_probe_memfd = -1;
+static volatile int dsm_uffd_probe_memfd = -1;
 static volatile int dsm_uffd_probe_hits;
 static volatile int dsm_uffd_probe_write[2];	/* REG_ERR's write bit, per hit */
 static volatile int dsm_uffd_probe_err;		/* errno of a failed resolution */
@@ -275,7 +277,7 @@ static uint8_t dsm_uffd_lock(size_t page)
 	while ((s = __atomic_fetch_or(&dsm_uffd_state[page], DSM_UFFD_LOCKED, __ATOMIC_ACQUIRE)) &
 	       DSM_UFFD_LOCKED) {
 		if (++spins % 64 == 0)
-			sched_yield();	/* the holder may be preempted (2 CPUs) */
+			sched_yield();	/* the holder may have been preempted */
 		else
 			dsm_cpu_relax();
 	}
@@ -722,6 +724,7 @@ static void dsm_uffd_protect(struct dsm_fault *f, size_t page, size_t npages, en
 const struct dsm_fault_ops dsm_uffd_ops = {
 	.name      = "userfaultfd",
 	.priority  = 0,
+	.hint      = " (the userfaultfd backend needs Linux 6.4 or later with shmem userfaultfd, and permission: root, CAP_SYS_PTRACE or vm.unprivileged_userfaultfd=1)",
 	.probe     = dsm_uffd_probe,
 	.install   = dsm_uffd_install,
 	.uninstall = dsm_uffd_uninstall,
