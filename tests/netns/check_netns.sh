@@ -80,6 +80,45 @@ run "false sharing across namespaces" 120 "$bindir/t_falseshare"
 run "jacobi bit for bit across namespaces" 180 "$bindir/t_jacobi"
 run "plain-store flag across namespaces" 120 "$bindir/t_flag"
 
+# Strangers on the network: one sends garbage to node 0's listener, one a
+# well-formed HELLO claiming to be node 1 but cannot prove the secret.
+# Node 0 must reject both with a warning and still run the real job.
+stranger() {	# stranger FILE: send FILE to node 0 from the last namespace
+	ip netns exec "$tag-$((N - 1))" bash -c \
+		"exec 3<>/dev/tcp/${root%:*}/${root##*:} && cat '$1' >&3 && sleep 1" 2>/dev/null
+}
+junk=$(mktemp) fake=$(mktemp) out=$(mktemp)
+printf 'GET / HTTP/1.0\r\nHost: node0\r\nUser-Agent: stranger\r\n\r\n' > "$junk"
+{
+	# HELLO frame: magic "DSM1", version 1, type 1, src 1, len 144 (struct
+	# dsm_hello), then aux/arg0/arg1 and a payload of zeros (dst 0) ...
+	printf 'DSM1\001\001\001\000\220\000\000\000'; head -c $((20 + 144)) /dev/zero
+	# ... then an AUTH frame (type 2, len 32) whose MAC is all zeros.
+	printf 'DSM1\001\002\001\000\040\000\000\000'; head -c $((20 + 32)) /dev/zero
+} > "$fake"
+pids=()
+ip netns exec "$tag-0" env DSM_NODE_ID=0 DSM_NUM_NODES="$N" DSM_ROOT_ADDR="$root" \
+	DSM_JOB_SECRET="$secret" timeout 60 "$bindir/t_counter" >>"$out" 2>&1 &
+pids+=($!)
+sleep 0.5
+stranger "$junk"
+stranger "$fake"
+for i in $(seq 1 $((N - 1))); do
+	ip netns exec "$tag-$i" env DSM_NODE_ID="$i" DSM_NUM_NODES="$N" DSM_ROOT_ADDR="$root" \
+		DSM_JOB_SECRET="$secret" timeout 60 "$bindir/t_counter" >>"$out" 2>&1 &
+	pids+=($!)
+done
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=$?; done
+rejected=$(grep -c "rejected a connection" "$out")
+if [ "$rc" = 0 ] && [ "$rejected" -ge 2 ]; then
+	passed=$((passed + 1)); echo "PASS: two strangers rejected ($rejected warnings), the job still ran"
+else
+	failed=$((failed + 1)); echo "FAIL: strangers: exit $rc, $rejected rejections"; sed 's/^/  | /' "$out"
+fi
+grep "rejected a connection" "$out" | sed 's/^/  | /'
+rm -f "$out" "$junk" "$fake"
+
 # A node on another machine dies: the others must say so and exit within 5 s.
 piddir=$(mktemp -d)
 out=$(mktemp)

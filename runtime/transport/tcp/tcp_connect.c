@@ -416,8 +416,10 @@ static int handshake_acceptor(struct dsm_tcp *t, int fd, int lo, int hi, const s
 	if (!why)
 		why = ret == -ETIMEDOUT ? "no complete handshake in time" :
 		      ret == -ECONNRESET ? "closed during the handshake" : strerror(-ret);
-	dsm_warn("rejected a connection from %s%s%d: %s", who,
-		 src >= 0 ? " claiming to be node " : "", src >= 0 ? src : 0, why);
+	if (src >= 0)
+		dsm_warn("rejected a connection from %s claiming to be node %d: %s", who, src, why);
+	else
+		dsm_warn("rejected a connection from %s: %s", who, why);
 	return -EACCES;
 }
 
