@@ -18,8 +18,9 @@
  * by exactly one thread per node), then they meet again.
  *
  * A second region is written only by node 0 before the rounds and read by
- * all threads of all nodes in every round: read faults from several threads
- * on pages no one on this node has touched yet.
+ * all threads of all nodes, first all at once (read faults from several
+ * threads on pages no one on this node has touched yet: the node must
+ * fetch each page exactly once), then in every round.
  *
  * Exit 0 on success, 1 with one line on stderr naming what was wrong.
  */
@@ -100,6 +101,47 @@ static void all_barrier(unsigned tid)
 	pthread_barrier_wait(&local_bar);
 }
 
+static struct dsm_stats before_ro;	/* this node's counters before the first read of ro */
+
+/*
+ * All threads of this node read node 0's pages at the same moment, on a
+ * node that holds no copy: concurrent faults on one page must make one
+ * request, so the node fetches each page exactly once (two requests from
+ * one node for one page would also end the job with a protocol error at the
+ * home).  Only pages whose home is node 0 count: node 0 is then home and
+ * owner, so no third node recalls them, and no other node's traffic makes
+ * this node fetch anything (pages_fetched also counts the recalls a node
+ * makes as home); the phase ends with a barrier before anyone goes on.
+ */
+static void first_read_of_ro(unsigned tid)
+{
+	size_t ps = dsm_page_size(), words = ps / sizeof(uint64_t), i, pg;
+	unsigned counted = 0;
+	struct dsm_stats after;
+
+	pthread_barrier_wait(&local_bar);
+	for (pg = 0; pg < pages; pg++) {
+		if (dsm_home_node((const void *)&ro[pg * words]) != 0)
+			continue;
+		counted++;
+		for (i = pg * words; i < (pg + 1) * words; i++)
+			if (ro[i] != ro_value(i))
+				fail("thread %u: node 0's word %zu is %#llx before the rounds", tid, i,
+				     (unsigned long long)ro[i]);
+	}
+	pthread_barrier_wait(&local_bar);
+	if (tid == 0 && me != 0) {
+		if (dsm_get_stats(&after))
+			fail("dsm_get_stats failed");
+		if (after.pages_fetched - before_ro.pages_fetched != counted)
+			fail("%u threads reading %u fresh pages at once fetched %llu pages, "
+			     "expected exactly %u (one request per page per node)", nthreads,
+			     counted, (unsigned long long)(after.pages_fetched -
+							   before_ro.pages_fetched), counted);
+	}
+	all_barrier(tid);
+}
+
 static void *worker(void *arg)
 {
 	unsigned tid = (unsigned)(uintptr_t)arg;
@@ -107,6 +149,7 @@ static void *worker(void *arg)
 	unsigned r;
 	size_t i;
 
+	first_read_of_ro(tid);
 	for (r = 1; r <= rounds; r++) {
 		for (i = 0; i < nwords; i++)
 			if (owner_of(i, r) == g)
@@ -172,6 +215,8 @@ int main(int argc, char **argv)
 		for (i = 0; i < nwords; i++)
 			ro[i] = ro_value(i);
 	dsm_barrier();
+	if (dsm_get_stats(&before_ro))
+		fail("dsm_get_stats failed");
 
 	rc = pthread_barrier_init(&local_bar, NULL, nthreads);
 	if (rc)
