@@ -49,8 +49,9 @@
  *     probe() asks for first.  SELinux may refuse it too.
  *   - As with mprotect, a syscall that reads a NONE page or writes a
  *     NONE or READ page fails with EFAULT (the kernel's access is not
- *     trapped; TODO: syscall interposition in kernel-shim, which would
- *     touch the pages first, is not implemented yet).
+ *     trapped, UFFD_USER_MODE_ONLY or not); kernel-shim/interpose touches
+ *     the pages of read(2), write(2), recv(2)... buffers first, and lists
+ *     the calls it does not cover.
  *     Debuggers cannot read NONE pages through /proc/pid/mem either.
  *   - uninstall() unregisters the range: every page of the view is then
  *     readable and writable (what the memfd holds), not left as it was.

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel-shim/interpose/interpose.h"
 #include "runtime/base/log.h"
 #include "runtime/core/rt.h"
 #include "runtime/protocol/protocol.h"
@@ -44,6 +45,7 @@ static void teardown(struct dsm_rt *rt)
 	dsm_service_stop(rt);
 	if (rt->tp)
 		rt->tp->ops->close(rt->tp);
+	dsm_interpose_uninstall();
 	dsm_fault_close(&rt->fault);
 	if (rt->proto)
 		rt->proto->fini(rt);
@@ -116,6 +118,7 @@ int dsm_init(int *argc, char ***argv)
 	ret = dsm_fault_open(rt->cfg.fault_backend, &fp, &rt->fault);
 	if (ret < 0)
 		goto err_teardown;
+	dsm_interpose_install(&rt->heap);
 
 	dsm_service_params(rt, &tpp);
 	ret = dsm_tp_open(&tpp, &rt->tp);

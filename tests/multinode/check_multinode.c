@@ -68,6 +68,7 @@ static const struct prog_case progs[] = {
 	{ .name = "t_threads",    .args = { "3", "4", "3" } },	/* THREADS PAGES ROUNDS */
 	{ .name = "t_alloc",      .env = { "DSM_HEAP_SIZE=4M" } }, /* small heap: ENOMEM */
 	{ .name = "t_api" },
+	{ .name = "t_syscalls",   .args = { "3" } },		/* ROUNDS */
 };
 #define NPROGS ((int)(sizeof(progs) / sizeof(progs[0])))
 
