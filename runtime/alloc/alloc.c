@@ -183,7 +183,7 @@ void dsm_alloc_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr 
 	struct dsm_coll_result *r = malloc(sizeof(*r));
 
 	if (!r)
-		dsm_die("out of memory recording a collective allocation");
+		dsm_rt_abort(rt, "out of memory recording a collective allocation");
 	r->seq = h->arg0;
 	r->addr = h->arg1;
 	r->next = NULL;

@@ -41,6 +41,7 @@ enum dsm_msg_type {
 	DSM_MSG_COLL_ALLOC,	/* arg0 sequence, arg1 address (0: out of heap); node 0 -> all */
 	DSM_MSG_FREE,		/* arg0 address; -> the arena's owner */
 	DSM_MSG_STATS,		/* payload struct dsm_stats; -> node 0 at finalize */
+	DSM_MSG_ABORT,		/* payload: why the sender ends the job; -> all */
 	DSM_MSG_END,
 };
 
@@ -97,6 +98,14 @@ void dsm_rt_send(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, uint64
 /* A peer broke the protocol: one line naming it, then end the process. */
 void dsm_rt_protocol_error(struct dsm_rt *rt, int src, const char *what, uint64_t arg)
 	__attribute__((noreturn));
+
+/*
+ * End the job from this node: tell every other node why (DSM_MSG_ABORT, so
+ * they name the cause rather than this node's exit), print the line, exit.
+ * Any thread but signal context.
+ */
+void dsm_rt_abort(struct dsm_rt *rt, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 2, 3)));
 
 /* The merged counters of the runtime and the transport. */
 void dsm_rt_stats(struct dsm_rt *rt, struct dsm_stats *out);

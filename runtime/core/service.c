@@ -8,6 +8,8 @@
  * messages, so a node always answers, whatever its application threads do.
  */
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "runtime/base/log.h"
@@ -24,10 +26,30 @@ void dsm_rt_send(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, uint64
 	(void)dsm_tp_send(rt->tp, node, &h, payload, len);
 }
 
+void dsm_rt_abort(struct dsm_rt *rt, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	/*
+	 * Best effort, before we go: a node that only saw our connection
+	 * close would report losing us, not the cause.  TCP delivers this
+	 * before our FIN; sends to nodes already gone just fail.
+	 */
+	if (rt && rt->tp)
+		for (int n = 0; n < rt->nnodes; n++)
+			if (n != rt->self)
+				dsm_rt_send(rt, n, DSM_MSG_ABORT, 0, 0, 0, why, strlen(why) + 1);
+	dsm_die("%s; ending the job", why);
+}
+
 void dsm_rt_protocol_error(struct dsm_rt *rt, int src, const char *what, uint64_t arg)
 {
-	dsm_die("protocol error: node %d sent %s (%llu); ending the job", src, what,
-		(unsigned long long)arg);
+	dsm_rt_abort(rt, "protocol error: node %d sent %s (%llu)", src, what,
+		     (unsigned long long)arg);
 }
 
 static void dispatch(void *ctx, int src, const struct dsm_wire_hdr *h, const void *payload)
@@ -53,6 +75,14 @@ static void dispatch(void *ctx, int src, const struct dsm_wire_hdr *h, const voi
 	case DSM_MSG_STATS:
 		dsm_stats_on_message(rt, src, h, payload);
 		return;
+	case DSM_MSG_ABORT: {
+		const char *why = payload;
+
+		if (h->len == 0 || h->len > 256 || why[h->len - 1] != '\0')
+			why = "(no reason given)";
+		/* The others had the same message from src: no need to forward. */
+		dsm_die("node %d ended the job: %s", src, why);
+	}
 	}
 	dsm_rt_protocol_error(rt, src, "an unknown message type", h->type);
 }
@@ -62,7 +92,7 @@ static void peer_lost(void *ctx, int node, const char *why)
 	/* Coherence state on the lost node (pages it owned, locks it held)
 	 * cannot be recovered without a checkpoint: end the job rather than
 	 * hang or compute with lost writes. */
-	dsm_die("lost node %d: %s; ending the job", node, why);
+	dsm_rt_abort(ctx, "lost node %d: %s", node, why);
 }
 
 static void *service_main(void *arg)
@@ -79,7 +109,7 @@ static void *service_main(void *arg)
 		int ret = rt->tp->ops->progress(rt->tp, -1);
 
 		if (ret < 0 && ret != -DSM_EPEERLOST && ret != -DSM_EPROTO)
-			dsm_die("the service thread's transport failed: %s", dsm_strerror(ret));
+			dsm_rt_abort(rt, "the service thread's transport failed: %s", dsm_strerror(ret));
 	}
 	return NULL;
 }

@@ -157,7 +157,7 @@ void dsm_lock_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *
 	switch (h->type) {
 	case DSM_MSG_LOCK_ACQ:
 		if (request_locked(rt, lock_id, src, h->arg1) < 0)
-			dsm_die("out of memory queueing a lock request");
+			dsm_rt_abort(rt, "out of memory queueing a lock request");
 		break;
 	case DSM_MSG_LOCK_GRANT:
 		if (manager_of(rt, lock_id) != src)
