@@ -33,7 +33,9 @@
 
 #include <dsm.h>
 
-static const char prog[] = "t_alloc";
+#include "t_common.h"
+
+const char prog[] = "t_alloc";
 
 /* Blocks each node allocates in test_blocks (sizes: block_size()). */
 #define NBLOCKS 12
@@ -43,19 +45,6 @@ struct block {
 
 static size_t ps;
 static int me, nodes;
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: node %d: ", prog, dsm_node_id());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
 
 static size_t block_size(int k)
 {

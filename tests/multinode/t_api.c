@@ -34,22 +34,11 @@
 
 #include <dsm.h>
 
-static const char prog[] = "t_api";
+#include "t_common.h"
+
+const char prog[] = "t_api";
 
 static int me, nodes;
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: node %d: ", prog, dsm_node_id());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
 
 static void expect_rc(int got, int want, const char *call)
 {

@@ -28,7 +28,9 @@
 
 #include <dsm.h>
 
-static const char prog[] = "t_counter";
+#include "t_common.h"
+
+const char prog[] = "t_counter";
 
 /* Spread over the id space: 0, a neighbour, a middle one and the last one. */
 static const unsigned lock_ids[] = { 0, 1, 7, 1023, DSM_MAX_LOCKS - 1 };
@@ -56,31 +58,6 @@ static unsigned iterations = 200;
  * TreadMarks-style programs use node locks from several threads.
  */
 static pthread_mutex_t local_mutex[NLOCKS];
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: node %d: ", prog, dsm_node_id());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static unsigned parse_uint(const char *s, const char *what)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v == 0 || v > 1000000)
-		fail("bad %s '%s'", what, s);
-	return (unsigned)v;
-}
 
 /* Which lock a thread uses at step it: rotate so every lock is contended. */
 static unsigned lock_of(unsigned tid, unsigned it)
@@ -145,9 +122,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (argc > 1)
-		nthreads = parse_uint(argv[1], "thread count");
+		nthreads = parse_uint(argv[1], "thread count", 1000000);
 	if (argc > 2)
-		iterations = parse_uint(argv[2], "iteration count");
+		iterations = parse_uint(argv[2], "iteration count", 1000000);
 	if (nthreads > 64)
 		fail("at most 64 threads");
 	nodes = dsm_num_nodes();

@@ -25,32 +25,9 @@
 
 #include <dsm.h>
 
-static const char prog[] = "t_falseshare";
+#include "t_common.h"
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: node %d: ", prog, dsm_node_id());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static unsigned parse_uint(const char *s, const char *what)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v == 0 || v > 1000000)
-		fail("bad %s '%s'", what, s);
-	return (unsigned)v;
-}
+const char prog[] = "t_falseshare";
 
 static uint64_t value(unsigned round, size_t i, int writer)
 {
@@ -70,9 +47,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (argc > 1)
-		pages = parse_uint(argv[1], "page count");
+		pages = parse_uint(argv[1], "page count", 1000000);
 	if (argc > 2)
-		rounds = parse_uint(argv[2], "round count");
+		rounds = parse_uint(argv[2], "round count", 1000000);
 	me = dsm_node_id();
 	nodes = dsm_num_nodes();
 	ps = dsm_page_size();

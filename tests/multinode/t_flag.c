@@ -33,35 +33,12 @@
 
 #include <dsm.h>
 
-static const char prog[] = "t_flag";
+#include "t_common.h"
+
+const char prog[] = "t_flag";
 
 /* A spin that has not seen its value after this long is a failure, not a hang. */
 #define SPIN_LIMIT_SEC 60.0
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: node %d: ", prog, dsm_node_id());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static unsigned parse_uint(const char *s, const char *what)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v == 0 || v > 1000000)
-		fail("bad %s '%s'", what, s);
-	return (unsigned)v;
-}
 
 static double now(void)
 {
@@ -122,9 +99,9 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	if (argc > 1)
-		pages = parse_uint(argv[1], "page count");
+		pages = parse_uint(argv[1], "page count", 1000000);
 	if (argc > 2)
-		rounds = parse_uint(argv[2], "round count");
+		rounds = parse_uint(argv[2], "round count", 1000000);
 	me = dsm_node_id();
 	nodes = dsm_num_nodes();
 	ps = dsm_page_size();

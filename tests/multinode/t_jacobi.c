@@ -30,32 +30,9 @@
 
 #include <dsm.h>
 
-static const char prog[] = "t_jacobi";
+#include "t_common.h"
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: node %d: ", prog, dsm_node_id());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static unsigned parse_uint(const char *s, const char *what)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v == 0 || v > 100000)
-		fail("bad %s '%s'", what, s);
-	return (unsigned)v;
-}
+const char prog[] = "t_jacobi";
 
 /* Initial value of cell (r, c): fixed boundary, irregular interior. */
 static double initial(unsigned r, unsigned c, unsigned rows, unsigned cols)
@@ -115,11 +92,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (argc > 1)
-		rows = parse_uint(argv[1], "row count");
+		rows = parse_uint(argv[1], "row count", 100000);
 	if (argc > 2)
-		cols = parse_uint(argv[2], "column count");
+		cols = parse_uint(argv[2], "column count", 100000);
 	if (argc > 3)
-		iters = parse_uint(argv[3], "iteration count");
+		iters = parse_uint(argv[3], "iteration count", 100000);
 	if (rows < 3 || cols < 3)
 		fail("grid must be at least 3x3");
 	me = dsm_node_id();

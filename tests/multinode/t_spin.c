@@ -29,20 +29,9 @@
 
 #include <dsm.h>
 
-static const char prog[] = "t_spin";
+#include "t_common.h"
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: node %d: ", prog, dsm_node_id());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
+const char prog[] = "t_spin";
 
 static double now(void)
 {

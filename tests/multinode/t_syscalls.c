@@ -48,23 +48,12 @@
 
 #include <dsm.h>
 
-static const char prog[] = "t_syscalls";
+#include "t_common.h"
+
+const char prog[] = "t_syscalls";
 
 static int me, nodes;
 static size_t ps;
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: node %d: ", prog, dsm_node_id());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
 
 /* Byte i of the data tagged tag: differs between tags and nearby bytes. */
 static unsigned char pat(unsigned tag, size_t i)

@@ -37,7 +37,9 @@
 
 #include <dsm.h>
 
-static const char prog[] = "t_threads";
+#include "t_common.h"
+
+const char prog[] = "t_threads";
 
 #define BLOCK_WORDS 8
 
@@ -47,31 +49,6 @@ static size_t nwords;
 static volatile uint64_t *region;	/* written by everybody */
 static volatile uint64_t *ro;		/* written by node 0 once */
 static pthread_barrier_t local_bar;
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: node %d: ", prog, dsm_node_id());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static unsigned parse_uint(const char *s, const char *what)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v == 0 || v > 100000)
-		fail("bad %s '%s'", what, s);
-	return (unsigned)v;
-}
 
 static unsigned owner_of(size_t i, unsigned r)
 {
@@ -194,11 +171,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (argc > 1)
-		nthreads = parse_uint(argv[1], "thread count");
+		nthreads = parse_uint(argv[1], "thread count", 100000);
 	if (argc > 2)
-		pages = parse_uint(argv[2], "page count");
+		pages = parse_uint(argv[2], "page count", 100000);
 	if (argc > 3)
-		rounds = parse_uint(argv[3], "round count");
+		rounds = parse_uint(argv[3], "round count", 100000);
 	if (nthreads > 64)
 		fail("at most 64 threads");
 	me = dsm_node_id();

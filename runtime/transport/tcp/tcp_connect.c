@@ -217,14 +217,18 @@ static void peer_name(int fd, char *out, size_t len)
 		snprintf(out, len, "?");
 }
 
-/* Listen on host, port 0 (any free port).  Returns the fd or -errno. */
-static int listen_on(const char *host)
+/*
+ * Listen on host:port ("0": any free port).  reuse: SO_REUSEADDR, for a
+ * fixed port that a previous job may have left in TIME_WAIT.  Returns the
+ * fd or -errno.
+ */
+static int listen_at(const char *host, const char *port, bool reuse)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *res, *ai;
-	int fd = -1, err = EADDRNOTAVAIL;
+	int fd = -1, err = EADDRNOTAVAIL, one = 1;
 
-	if (getaddrinfo(host, "0", &hints, &res) != 0)
+	if (getaddrinfo(host, port, &hints, &res) != 0)
 		return -EADDRNOTAVAIL;
 	for (ai = res; ai; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
@@ -232,6 +236,8 @@ static int listen_on(const char *host)
 			err = errno;
 			continue;
 		}
+		if (reuse)
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0)
 			break;
 		err = errno;
@@ -246,27 +252,10 @@ static int listen_on(const char *host)
 static int listen_root(const char *addr)
 {
 	char host[256], port[16];
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct addrinfo *res, *ai;
-	int fd = -1, err = EADDRNOTAVAIL, one = 1;
 
 	if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0)
 		return -EINVAL;
-	if (getaddrinfo(host, port, &hints, &res) != 0)
-		return -EADDRNOTAVAIL;
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0)
-			break;
-		err = errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd >= 0 ? fd : -err;
+	return listen_at(host, port, true);
 }
 
 /* Connect to addr, retrying refused connections (the peer may not listen
@@ -553,7 +542,7 @@ static int node_rendezvous(struct dsm_tcp *t, const struct deadline *d)
 		snprintf(host, sizeof(host), "%s", cfg->node_host);
 	else
 		local_host(fd, host, sizeof(host));
-	lfd = listen_on(host);
+	lfd = listen_at(host, "0", false);
 	if (lfd < 0) {
 		dsm_err("cannot listen on %s for the other nodes: %s", host, strerror(-lfd));
 		return -DSM_ECONFIG;
