@@ -84,8 +84,13 @@ run "plain-store flag across namespaces" 120 "$bindir/t_flag"
 # well-formed HELLO claiming to be node 1 but cannot prove the secret.
 # Node 0 must reject both with a warning and still run the real job.
 stranger() {	# stranger FILE: send FILE to node 0 from the last namespace
-	ip netns exec "$tag-$((N - 1))" bash -c \
-		"exec 3<>/dev/tcp/${root%:*}/${root##*:} && cat '$1' >&3 && sleep 1" 2>/dev/null
+	# Retry the connect: node 0 may not listen yet (slow under emulation).
+	ip netns exec "$tag-$((N - 1))" bash -c "
+		for i in \$(seq 1 200); do
+			exec 3<>/dev/tcp/${root%:*}/${root##*:} && break
+			sleep 0.1
+		done 2>/dev/null
+		cat '$1' >&3 && sleep 1" || echo "netns: a stranger could not reach node 0 at $root"
 }
 junk=$(mktemp) fake=$(mktemp) out=$(mktemp)
 printf 'GET / HTTP/1.0\r\nHost: node0\r\nUser-Agent: stranger\r\n\r\n' > "$junk"
@@ -100,7 +105,6 @@ pids=()
 ip netns exec "$tag-0" env DSM_NODE_ID=0 DSM_NUM_NODES="$N" DSM_ROOT_ADDR="$root" \
 	DSM_JOB_SECRET="$secret" timeout 60 "$bindir/t_counter" >>"$out" 2>&1 &
 pids+=($!)
-sleep 0.5
 stranger "$junk"
 stranger "$fake"
 for i in $(seq 1 $((N - 1))); do
