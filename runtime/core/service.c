@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime/base/log.h"
 #include "runtime/core/rt.h"
@@ -21,9 +22,18 @@ void dsm_rt_send(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, uint64
 {
 	struct dsm_wire_hdr h = { .type = type, .aux = aux, .arg0 = arg0, .arg1 = arg1 };
 
-	/* A failure means the peer is gone: the service thread sees the
-	 * broken connection and ends the process with a clear message. */
-	(void)dsm_tp_send(rt->tp, node, &h, payload, len);
+	int ret = dsm_tp_send(rt->tp, node, &h, payload, len);
+
+	/*
+	 * -DSM_EPEERLOST: the peer is gone, and the service thread ends the
+	 * process with a clear message.  Anything else (out of memory for the
+	 * output queue) would lose a message and hang someone: end the job.
+	 * This may run in signal context: only async-signal-safe calls.
+	 */
+	if (ret < 0 && ret != -DSM_EPEERLOST) {
+		dsm_log_sigsafe("cannot queue a message to a peer; ending this node", -ret < 4096 ? -ret : 0);
+		_exit(1);
+	}
 }
 
 void dsm_rt_abort(struct dsm_rt *rt, const char *fmt, ...)
@@ -39,10 +49,13 @@ void dsm_rt_abort(struct dsm_rt *rt, const char *fmt, ...)
 	 * close would report losing us, not the cause.  TCP delivers this
 	 * before our FIN; sends to nodes already gone just fail.
 	 */
-	if (rt && rt->tp)
+	if (rt && rt->tp) {
 		for (int n = 0; n < rt->nnodes; n++)
 			if (n != rt->self)
 				dsm_rt_send(rt, n, DSM_MSG_ABORT, 0, 0, 0, why, strlen(why) + 1);
+		/* Queued behind other output, it would die with us. */
+		rt->tp->ops->flush(rt->tp, 200);
+	}
 	dsm_die("%s; ending the job", why);
 }
 

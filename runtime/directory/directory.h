@@ -40,8 +40,9 @@ struct dsm_dir_entry {
 	uint8_t busy;		/* a transaction is in progress */
 	uint8_t txn_mode;	/* enum dsm_prot it asked for */
 	int16_t pending;	/* recall replies and invalidation acks still awaited */
-	uint32_t version;	/* write grants so far (exclusive ownership epochs) */
-	uint32_t reserved;
+	uint64_t version;	/* write grants so far (exclusive ownership epochs); 64 bits
+				 * because 0 means "never written, zero everywhere" and a
+				 * hot page must never wrap back to it */
 	uint64_t copyset;	/* nodes with a valid copy (bit i = node i) */
 	uint64_t wait_read;	/* nodes whose read request waits for the transaction */
 	uint64_t wait_write;	/* nodes whose write request waits */

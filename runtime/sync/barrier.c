@@ -52,12 +52,13 @@ static void arrive_locked(struct dsm_rt *rt, int src, uint64_t epoch)
 	uint32_t done = s->barrier_done;
 
 	/* Every node waits for epoch e before entering e+1, so only these
-	 * two epochs can be in flight. */
-	if (epoch != (uint64_t)done + 1 && epoch != (uint64_t)done + 2)
+	 * two epochs can be in flight.  Compared in 32 bits, like the futex
+	 * word that holds the last one done, so 2^32 barriers wrap cleanly. */
+	if ((uint32_t)epoch != done + 1 && (uint32_t)epoch != done + 2)
 		dsm_rt_protocol_error(rt, src, "a barrier arrival for an unexpected epoch", epoch);
 	if (++s->arrived[epoch & 1] < rt->nnodes)
 		return;
-	if (epoch != (uint64_t)done + 1)
+	if ((uint32_t)epoch != done + 1)
 		dsm_rt_protocol_error(rt, src, "a barrier completing out of order", epoch);
 	s->arrived[epoch & 1] = 0;
 	for (int n = 1; n < rt->nnodes; n++)
@@ -104,7 +105,7 @@ void dsm_sync_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *
 		pthread_mutex_unlock(&s->lock);
 		return;
 	case DSM_MSG_BARRIER_DONE:
-		if (src != 0 || h->arg0 != (uint64_t)s->barrier_done + 1)
+		if (src != 0 || (uint32_t)h->arg0 != s->barrier_done + 1)
 			dsm_rt_protocol_error(rt, src, "an unexpected barrier release", h->arg0);
 		__atomic_store_n(&s->barrier_done, (uint32_t)h->arg0, __ATOMIC_RELEASE);
 		dsm_futex_wake_all(&s->barrier_done);

@@ -86,6 +86,11 @@ struct dsm_tp_ops {
 	 * 0 or -DSM_ETIMEDOUT.
 	 */
 	int (*shutdown)(struct dsm_tp *tp, int timeout_ms);
+	/*
+	 * Any thread but signal context, when the process is about to end
+	 * abnormally: push queued output out for up to timeout_ms.
+	 */
+	void (*flush)(struct dsm_tp *tp, int timeout_ms);
 };
 
 struct dsm_tp {

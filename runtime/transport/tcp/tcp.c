@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "runtime/base/clock.h"
@@ -112,9 +113,14 @@ static int dsm_tcp_send(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
 			n = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
 		while (n < 0 && errno == EINTR);
 		if (n < 0) {
-			/* A broken connection is reported by the service
-			 * thread, which sees it on the receive side too. */
-			n = errno == EAGAIN ? 0 : (ssize_t)total;
+			/*
+			 * A dead connection (EPIPE, ECONNRESET) is reported by
+			 * the service thread, which sees it on the receive side
+			 * too: drop the message.  Anything else (EAGAIN,
+			 * ENOBUFS, ENOMEM) is passing: queue the whole message
+			 * for the service thread, never lose it.
+			 */
+			n = (errno == EPIPE || errno == ECONNRESET) ? (ssize_t)total : 0;
 		}
 	}
 	if ((size_t)n < total) {
@@ -279,6 +285,38 @@ static void dsm_tcp_wake(struct dsm_tp *tp)
 		return;
 }
 
+/*
+ * Push queued output for up to timeout_ms, blocking: the process is about
+ * to end (dsm_rt_abort), so its last messages must leave first.
+ */
+static void dsm_tcp_flush(struct dsm_tp *tp, int timeout_ms)
+{
+	struct dsm_tcp *t = to_tcp(tp);
+	uint64_t end = dsm_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+
+	for (int i = 0; i < tp->nnodes; i++) {
+		struct dsm_tcp_conn *c = &t->conns[i];
+
+		if (i == tp->self || c->fd < 0)
+			continue;
+		pthread_mutex_lock(&c->lock);
+		while (c->out_off < c->out_len && !c->closed && dsm_now_ns() < end) {
+			struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+			ssize_t n;
+
+			if (poll(&p, 1, 10) <= 0)
+				continue;
+			n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n > 0)
+				c->out_off += (size_t)n;
+			else if (n < 0 && errno != EAGAIN && errno != EINTR)
+				break;
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+}
+
 static int dsm_tcp_shutdown(struct dsm_tp *tp, int timeout_ms)
 {
 	struct dsm_tcp *t = to_tcp(tp);
@@ -407,4 +445,5 @@ const struct dsm_tp_ops dsm_tcp_ops = {
 	.progress = dsm_tcp_progress,
 	.wake     = dsm_tcp_wake,
 	.shutdown = dsm_tcp_shutdown,
+	.flush    = dsm_tcp_flush,
 };
