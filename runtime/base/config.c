@@ -303,9 +303,12 @@ int dsm_config_parse(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 	}
 
 	/*
-	 * Busy-polling only helps when every node has a CPU of its own; with
-	 * more local nodes than CPUs a spinning service thread steals the CPU
-	 * that the node it waits for needs.
+	 * Busy-polling only helps when every thread that waits has a CPU of
+	 * its own: a node's service thread and its faulting application
+	 * thread, so two CPUs per local node.  Otherwise a spinner takes the
+	 * CPU that the thread with the answer needs: with 2 nodes on 2 CPUs,
+	 * a remote fault took ~60 us with no poll, ~90 us with 10 us, ~200 us
+	 * with 50 us and ~670 us with 200 us (benchmarks/microbench).
 	 */
 	if ((v = get("DSM_POLL_US", ctx))) {
 		if (dsm_config_parse_uint(v, 1000000, &n) < 0)
@@ -316,7 +319,7 @@ int dsm_config_parse(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 		int local = cfg->local_nodes ? cfg->local_nodes : 1;
 
 		if (cpus > 0 && local * 2 > cpus)
-			cfg->poll_ns = cfg->num_nodes > 1 && local <= cpus ? 10000 : 0;
+			cfg->poll_ns = 0;
 	}
 	if (cfg->heap_size % cfg->page_size)
 		return bad("DSM_HEAP_SIZE", get("DSM_HEAP_SIZE", ctx) ? get("DSM_HEAP_SIZE", ctx) : "1G",
