@@ -151,5 +151,42 @@ else
 fi
 rm -rf "$piddir" "$out"
 
+# dsmrun --hosts: nodes started through an rsh command, here a stand-in for
+# ssh that maps the host name (a namespace's address) to its namespace.  The
+# job secret must reach the nodes on stdin, never on a command line.
+dsmrun=${DSMRUN:-$bindir/../../tools/dsmrun/dsmrun}
+rsh=$(mktemp) out=$(mktemp) seen=$(mktemp)
+cat > "$rsh" <<EOF
+#!/bin/sh
+host=\$1; shift
+exec ip netns exec "$tag-\$(( \${host##*.} - 1 ))" sh -c "\$*"
+EOF
+chmod +x "$rsh"
+hosts=$(seq -s, -f "$prefix.%g" 1 "$N")
+DSMRUN_RSH="$rsh" DSM_CONNECT_TIMEOUT=20 timeout 120 "$dsmrun" -n "$N" --hosts "$hosts" \
+	--label "$bindir/t_counter" >"$out" 2>&1 &
+job=$!
+samples=0 leaks=0 running=0
+while kill -0 "$job" 2>/dev/null; do
+	args=$(ps -eww -o args=)
+	samples=$((samples + 1))
+	if grep -Eq '[0-9a-fA-F]{64}' <<<"$args"; then
+		leaks=$((leaks + 1))
+		grep -E '[0-9a-fA-F]{64}' <<<"$args" >>"$seen"
+	fi
+	grep -q "t_counter" <<<"$args" && running=$((running + 1))
+	sleep 0.02
+done
+rc=0; wait "$job" || rc=$?
+if [ "$rc" = 0 ] && [ "$leaks" = 0 ]; then
+	passed=$((passed + 1))
+	echo "PASS: dsmrun --hosts across namespaces, no secret in $samples ps samples ($running during the job)"
+else
+	failed=$((failed + 1))
+	echo "FAIL: dsmrun --hosts: exit $rc, a 64-hex string on a command line in $leaks of $samples ps samples"
+	sed 's/^/  | /' "$out" "$seen"
+fi
+rm -f "$rsh" "$out" "$seen"
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

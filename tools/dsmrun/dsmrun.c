@@ -17,6 +17,14 @@
  * SIGTERM, SIGKILL, give up), and dsmrun never blocks anywhere else except
  * when writing forwarded output to its own stdout/stderr.
  *
+ * With --hosts, each node is instead a local child "ssh HOST CMD" (or
+ * $DSMRUN_RSH HOST CMD), CMD one sh command line that sets the node's
+ * environment and execs PROGRAM there.  The job secret never appears on a
+ * command line: the remote shell reads it from its stdin, a pipe to which
+ * dsmrun writes it and then closes.  Node 0 listens on DSM_ROOT_ADDR
+ * (first host, --port or a random port) itself.  The waiting is the same:
+ * to dsmrun, the ssh clients are the nodes.
+ *
  * No dependencies beyond libc; dsm.h is not included so the tool builds on
  * its own (DSMRUN_MAX_NODES must match DSM_MAX_NODES there).
  */
@@ -84,6 +92,13 @@
 
 #define LOOPBACK		"127.0.0.1"
 
+/* How --hosts reaches the other machines unless $DSMRUN_RSH says otherwise. */
+#define DEFAULT_RSH		"ssh -o BatchMode=yes"
+#define MAX_HOST_LEN		255
+/* --hosts without --port: node 0 listens on a random port in this range. */
+#define PORT_LO			20000
+#define PORT_HI			59999
+
 struct dsm_stream {
 	int fd;			/* read end of a node's pipe, -1 once closed */
 	int dst;		/* where its lines go: 1 (stdout) or 2 (stderr) */
@@ -111,9 +126,16 @@ struct dsm_job {
 	long timeout_s;		/* --timeout, 0 = none */
 	char **argv;		/* PROGRAM ARGS... */
 
+	/* --hosts: node i runs on hosts[i % nhosts], started by rsh_argv. */
+	char **hosts;
+	int nhosts;
+	long port;		/* --port, 0 = random */
+	char **rsh_argv;	/* DSMRUN_RSH split on blanks, NULL-terminated */
+	int rsh_argc;
+
 	/* What every node gets in its environment. */
 	char secret[65];
-	char root_addr[32];
+	char root_addr[MAX_HOST_LEN + 16];
 	int listen_fd;
 	pid_t self;		/* our pid, for the children's getppid() check */
 
@@ -208,16 +230,22 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "Usage: dsmrun -n N [OPTIONS] [--] PROGRAM [ARGS...]\n"
+"       dsmrun [-n N] --hosts H1,H2,... [--port P] [OPTIONS] [--] PROGRAM [ARGS...]\n"
 "       dsmrun --make-env HOST:PORT\n"
-"Start N nodes of the libdsm program PROGRAM on this machine and wait for them.\n"
+"Start N nodes of the libdsm program PROGRAM on this machine (with --hosts,\n"
+"over ssh on those hosts) and wait for them.\n"
 "\n"
-"  -n, --nodes N        number of nodes to start, 1 to %d (required)\n"
+"  -n, --nodes N        number of nodes to start, 1 to %d (required\n"
+"                       without --hosts; with it, default: one per host)\n"
 "      --label          prefix every line of output with \"[NODE] \"\n"
 "      --timeout SEC    end the job after SEC seconds (0: never); exit 124\n"
 "      --make-env HOST:PORT\n"
 "                       print the environment for starting a job with srun\n"
 "                       or mpirun, node 0 listening on HOST:PORT, and exit\n"
-"      --hosts LIST     start nodes on other machines (not supported yet)\n"
+"      --hosts LIST     start node i on host i modulo the number of hosts in\n"
+"                       the comma-separated LIST, over ssh ($DSMRUN_RSH)\n"
+"      --port P         with --hosts: node 0 listens on port P of the first\n"
+"                       host (default: a random port from %d to %d)\n"
 "  -h, --help           show this help and exit\n"
 "      --version        show the version and exit\n"
 "\n"
@@ -225,7 +253,7 @@ static void usage(FILE *f)
 "If a node fails, the others get %d s to exit, then SIGTERM, then SIGKILL;\n"
 "dsmrun exits with the first failing node's status (128+N for signal N).\n"
 "See dsmrun(1).\n",
-		DSMRUN_MAX_NODES, GRACE_MS / 1000);
+		DSMRUN_MAX_NODES, PORT_LO, PORT_HI, GRACE_MS / 1000);
 }
 
 /* Whole decimal number in [lo, hi]; no sign, no blanks, no junk. */
@@ -392,6 +420,183 @@ static void open_std_fds(void)
 	}
 }
 
+/* ------------------------------------------------------------ --hosts */
+
+/*
+ * Is @h a host name or address that may go on a command line unquoted
+ * and into DSM_ROOT_ADDR?  Letters, digits, '.', '_', ':' and '-', not
+ * first a '-' (ssh would take it for an option); or an IPv6 literal in
+ * brackets.
+ */
+static bool host_ok(const char *h)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				 "0123456789._:-";
+	size_t len = strlen(h), i, lo = 0, hi = len;
+
+	if (len == 0 || len > MAX_HOST_LEN || h[0] == '-')
+		return false;
+	if (h[0] == '[' || h[len - 1] == ']') {
+		if (len < 3 || h[0] != '[' || h[len - 1] != ']')
+			return false;
+		lo = 1;
+		hi = len - 1;
+	}
+	for (i = lo; i < hi; i++)
+		if (!strchr(ok, h[i]))
+			return false;
+	return true;
+}
+
+/* Split the --hosts LIST into job->hosts, or exit 2 saying what is wrong. */
+static void parse_hosts(struct dsm_job *job, const char *list)
+{
+	char *copy, *p;
+	int n = 1;
+
+	for (p = (char *)list; *p; p++)
+		n += *p == ',';
+	if (n > DSMRUN_MAX_NODES)
+		usage_error("--hosts: %d hosts given, at most %d are allowed",
+			    n, DSMRUN_MAX_NODES);
+	copy = strdup(list);
+	job->hosts = calloc((size_t)n, sizeof(*job->hosts));
+	if (!copy || !job->hosts) {
+		msg("out of memory");
+		exit(EXIT_LAUNCH_FAILED);
+	}
+	job->nhosts = 0;
+	for (p = copy;;) {
+		char *comma = strchrnul(p, ',');
+		bool last = *comma == '\0';
+
+		*comma = '\0';
+		if (*p == '\0')
+			usage_error("--hosts: empty host name in '%s'", list);
+		if (!host_ok(p))
+			usage_error("--hosts: '%s' is not a host name or address "
+				    "(letters, digits, '.', '_', ':', '-'; IPv6 in [ ])", p);
+		job->hosts[job->nhosts++] = p;
+		if (last)
+			break;
+		p = comma + 1;
+	}
+}
+
+/* $DSMRUN_RSH (default "ssh -o BatchMode=yes") split on blanks. */
+static void parse_rsh(struct dsm_job *job)
+{
+	const char *env = getenv("DSMRUN_RSH");
+	char *copy, *tok, *save = NULL;
+	int n = 0;
+
+	if (!env || strspn(env, " \t") == strlen(env))
+		env = DEFAULT_RSH;
+	copy = strdup(env);
+	/* Words + host + command + NULL; a word is at least 1 char + blank. */
+	job->rsh_argv = calloc(strlen(env) / 2 + 4, sizeof(char *));
+	if (!copy || !job->rsh_argv) {
+		msg("out of memory");
+		exit(EXIT_LAUNCH_FAILED);
+	}
+	for (tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save))
+		job->rsh_argv[n++] = tok;
+	job->rsh_argc = n;
+}
+
+/* Append @s to @f in single quotes, for sh. */
+static void sh_quote(FILE *f, const char *s)
+{
+	fputc('\'', f);
+	for (; *s; s++) {
+		if (*s == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('\'', f);
+}
+
+/* A name fit for "export NAME=...": DSM_ then [A-Za-z0-9_]. */
+static bool forwardable(const char *var, size_t namelen)
+{
+	static const char *const ours[] = { "DSM_NODE_ID", "DSM_NUM_NODES",
+		"DSM_ROOT_ADDR", "DSM_LOCAL_NODES", "DSM_JOB_SECRET",
+		"DSM_LISTEN_FD", "DSM_NODE_HOST", NULL };
+	size_t i;
+
+	if (namelen <= 4 || strncmp(var, "DSM_", 4) != 0)
+		return false;
+	for (i = 4; i < namelen; i++)
+		if (!(var[i] == '_' || (var[i] >= '0' && var[i] <= '9') ||
+		      (var[i] >= 'A' && var[i] <= 'Z') ||
+		      (var[i] >= 'a' && var[i] <= 'z')))
+			return false;
+	for (i = 0; ours[i]; i++)
+		if (strlen(ours[i]) == namelen && strncmp(var, ours[i], namelen) == 0)
+			return false;
+	return true;
+}
+
+/* The host name as the rsh command wants it: without IPv6 brackets. */
+static char *rsh_host(const char *h)
+{
+	size_t len = strlen(h);
+
+	if (h[0] == '[')
+		return strndup(h + 1, len - 2);
+	return strdup(h);
+}
+
+/*
+ * The one sh command line that node @id runs on its host: cd, export the
+ * job's variables and every DSM_* of ours, read the secret from stdin,
+ * exec PROGRAM.  Malloc'ed; NULL when out of memory.
+ */
+extern char **environ;
+
+static char *remote_command(const struct dsm_job *job, int id, const char *cwd)
+{
+	const char *host = job->hosts[id % job->nhosts];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int j, local = 0;
+	char **e;
+
+	if (!f)
+		return NULL;
+	for (j = 0; j < job->nnodes; j++)
+		local += strcmp(job->hosts[j % job->nhosts], host) == 0;
+	if (cwd) {
+		fputs("cd ", f);
+		sh_quote(f, cwd);
+		fputs(" 2>/dev/null || true; ", f);
+	}
+	fputs("unset DSM_LISTEN_FD DSM_NODE_HOST; export", f);
+	for (e = environ; *e; e++) {
+		const char *eq = strchr(*e, '=');
+
+		if (!eq || !forwardable(*e, (size_t)(eq - *e)))
+			continue;
+		fprintf(f, " %.*s=", (int)(eq - *e), *e);
+		sh_quote(f, eq + 1);
+	}
+	fprintf(f, " DSM_NODE_ID=%d DSM_NUM_NODES=%d DSM_LOCAL_NODES=%d DSM_ROOT_ADDR=",
+		id, job->nnodes, local);
+	sh_quote(f, job->root_addr);
+	fputs("; IFS= read -r DSM_JOB_SECRET || exit 125; export DSM_JOB_SECRET; exec", f);
+	for (j = 0; job->argv[j]; j++) {
+		fputc(' ', f);
+		sh_quote(f, job->argv[j]);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 /* ----------------------------------------------------- forwarded output */
 
 /*
@@ -504,8 +709,45 @@ static void stream_drain(struct dsm_job *job, int id, struct dsm_stream *s,
 
 /* ---------------------------------------------------------- starting nodes */
 
+/*
+ * --hosts: become "RSH HOST CMD", stdin the pipe on which the secret
+ * comes.  Our own job variables stay out of the rsh command's
+ * environment, in case it hands that on (a local stand-in for ssh would).
+ */
 static void __attribute__((noreturn))
-child_exec(struct dsm_job *job, int id, int out_w, int err_w)
+remote_exec(struct dsm_job *job, int id, int in_r, char *cmd)
+{
+	char **argv = job->rsh_argv;
+	char *host = rsh_host(job->hosts[id % job->nhosts]);
+
+	if (!host) {
+		msg("node %d: out of memory", id);
+		_exit(EXIT_LAUNCH_FAILED);
+	}
+	if (dup2(in_r, 0) < 0) {
+		msg("node %d: cannot pass it the job secret: %s", id, strerror(errno));
+		_exit(EXIT_LAUNCH_FAILED);
+	}
+	close(in_r);
+	unsetenv("DSM_JOB_SECRET");
+	unsetenv("DSM_LISTEN_FD");
+	unsetenv("DSM_NODE_HOST");
+	argv[job->rsh_argc] = host;
+	argv[job->rsh_argc + 1] = cmd;
+	argv[job->rsh_argc + 2] = NULL;
+
+	sigaction(SIGPIPE, &job->old_pipe, NULL);
+	signal(SIGCHLD, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &job->old_mask, NULL);
+
+	execvp(argv[0], argv);
+	msg("node %d: cannot execute %s: %s", id, argv[0], strerror(errno));
+	_exit(EXIT_NOEXEC);
+}
+
+static void __attribute__((noreturn))
+child_exec(struct dsm_job *job, int id, int out_w, int err_w, int in_r,
+	   char *cmd)
 {
 	char num[16];
 
@@ -525,6 +767,8 @@ child_exec(struct dsm_job *job, int id, int out_w, int err_w)
 		close(out_w);
 		close(err_w);
 	}
+	if (job->hosts)
+		remote_exec(job, id, in_r, cmd);
 
 	/* Ours override anything inherited, e.g. from an enclosing job. */
 	snprintf(num, sizeof(num), "%d", id);
@@ -593,6 +837,7 @@ static void start_nodes(struct dsm_job *job)
 {
 	struct sigaction ign = { .sa_handler = SIG_IGN };
 	sigset_t mask;
+	char *cwd = NULL;
 	int port = 0, err, i;
 
 	err = make_secret(job->secret);
@@ -600,13 +845,35 @@ static void start_nodes(struct dsm_job *job)
 		msg("cannot make the job secret: getrandom: %s", strerror(-err));
 		exit(EXIT_LAUNCH_FAILED);
 	}
-	job->listen_fd = make_listener(&port);
-	if (job->listen_fd < 0) {
-		msg("cannot make node 0's listening socket on %s: %s",
-		    LOOPBACK, strerror(-job->listen_fd));
-		exit(EXIT_LAUNCH_FAILED);
+	if (job->hosts) {
+		const char *h0 = job->hosts[0];
+
+		if (job->port) {
+			port = (int)job->port;
+		} else {
+			uint32_t r;
+
+			/* Separate bytes: the port is public, the secret not. */
+			if (getrandom(&r, sizeof(r), 0) != sizeof(r)) {
+				msg("cannot pick a port: getrandom: %s", strerror(errno));
+				exit(EXIT_LAUNCH_FAILED);
+			}
+			port = PORT_LO + (int)(r % (PORT_HI - PORT_LO + 1));
+		}
+		/* A bare IPv6 address gets its brackets, for HOST:PORT. */
+		snprintf(job->root_addr, sizeof(job->root_addr),
+			 h0[0] != '[' && strchr(h0, ':') ? "[%s]:%d" : "%s:%d",
+			 h0, port);
+	} else {
+		job->listen_fd = make_listener(&port);
+		if (job->listen_fd < 0) {
+			msg("cannot make node 0's listening socket on %s: %s",
+			    LOOPBACK, strerror(-job->listen_fd));
+			exit(EXIT_LAUNCH_FAILED);
+		}
+		snprintf(job->root_addr, sizeof(job->root_addr), "%s:%d",
+			 LOOPBACK, port);
 	}
-	snprintf(job->root_addr, sizeof(job->root_addr), "%s:%d", LOOPBACK, port);
 	job->self = getpid();
 
 	/*
@@ -630,10 +897,30 @@ static void start_nodes(struct dsm_job *job)
 	/* A reader of --label output going away must not kill us. */
 	sigaction(SIGPIPE, &ign, &job->old_pipe);
 
+	if (job->hosts)
+		cwd = getcwd(NULL, 0);	/* NULL: the nodes start in $HOME */
+
 	for (i = 0; i < job->nnodes; i++) {
 		struct dsm_node *n = &job->nodes[i];
 		int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+		int inp[2] = { -1, -1 };
+		char *cmd = NULL;
 		pid_t pid;
+
+		if (job->hosts) {
+			cmd = remote_command(job, i, cwd);
+			if (!cmd) {
+				msg("cannot make the command line of node %d: %s", i,
+				    strerror(errno));
+				abort_start(job);
+			}
+			/* Close-on-exec here too; the child dup2()s it onto 0. */
+			if (pipe2(inp, O_CLOEXEC) < 0) {
+				msg("cannot make the stdin pipe of node %d: %s", i,
+				    strerror(errno));
+				abort_start(job);
+			}
+		}
 
 		n->out.fd = n->err.fd = -1;
 		n->out.dst = 1;
@@ -651,11 +938,29 @@ static void start_nodes(struct dsm_job *job)
 			abort_start(job);
 		}
 		if (pid == 0)
-			child_exec(job, i, outp[1], errp[1]);
+			child_exec(job, i, outp[1], errp[1], inp[0], cmd);
 
 		n->pid = pid;
 		n->running = true;
 		job->nrunning++;
+		free(cmd);
+		if (job->hosts) {
+			/*
+			 * 65 bytes into an empty pipe: never blocks, never
+			 * partial.  If the child is already gone (EPIPE, with
+			 * SIGPIPE ignored), reap() will say what happened.
+			 */
+			char line[sizeof(job->secret) + 1];
+
+			close(inp[0]);
+			memcpy(line, job->secret, 64);
+			line[64] = '\n';
+			if (write(inp[1], line, 65) < 0 && errno != EPIPE)
+				msg("cannot pass node %d the job secret: %s", i,
+				    strerror(errno));
+			explicit_bzero(line, sizeof(line));
+			close(inp[1]);
+		}
 		if (job->label) {
 			close(outp[1]);
 			close(errp[1]);
@@ -670,8 +975,10 @@ static void start_nodes(struct dsm_job *job)
 		}
 	}
 	/* Node 0 has its own copy; ours would keep the port open after it. */
-	close(job->listen_fd);
+	if (job->listen_fd >= 0)
+		close(job->listen_fd);
 	job->listen_fd = -1;
+	free(cwd);
 }
 
 /* ------------------------------------------------------------- the waiting */
@@ -714,16 +1021,33 @@ static void verdict(struct dsm_job *job)
 {
 	int id = job->culprit, wstatus = job->culprit_wstatus;
 	struct dsm_node *n = &job->nodes[id];
+	char who[MAX_HOST_LEN + 64], hint[MAX_HOST_LEN + 128] = "";
+
+	/* With --hosts, the pid is that of our local ssh client. */
+	if (job->hosts) {
+		snprintf(who, sizeof(who), "node %d on %s (local pid %d)", id,
+			 job->hosts[id % job->nhosts], (int)n->pid);
+		if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 255)
+			snprintf(hint, sizeof(hint),
+				 " (255 is also what ssh exits with when it cannot connect)");
+		else if (id == 0 && !job->port && WIFEXITED(wstatus) &&
+			 WEXITSTATUS(wstatus) < 125)
+			snprintf(hint, sizeof(hint),
+				 " (it was to listen on %s; if that port is taken, choose one with --port)",
+				 job->root_addr);
+	} else {
+		snprintf(who, sizeof(who), "node %d (pid %d)", id, (int)n->pid);
+	}
 
 	if (WIFEXITED(wstatus)) {
-		msg("node %d (pid %d) exited with status %d; ending the job",
-		    id, (int)n->pid, WEXITSTATUS(wstatus));
+		msg("%s exited with status %d; ending the job%s",
+		    who, WEXITSTATUS(wstatus), hint);
 		set_status(job, WEXITSTATUS(wstatus));
 	} else {
 		int sig = WTERMSIG(wstatus);
 
-		msg("node %d (pid %d) was killed by signal %d (%s%s); ending the job",
-		    id, (int)n->pid, sig, strsignal(sig),
+		msg("%s was killed by signal %d (%s%s); ending the job",
+		    who, sig, strsignal(sig),
 		    WCOREDUMP(wstatus) ? ", core dumped" : "");
 		set_status(job, 128 + sig);
 	}
@@ -1048,8 +1372,20 @@ int main(int argc, char **argv)
 			job.timeout_s = v;
 			continue;
 		}
-		if (take_opt(argc, argv, &i, NULL, "--hosts", &val, &name))
-			usage_error("--hosts (starting nodes over ssh) is not supported yet; start the program under srun or mpirun instead, see dsmrun(1)");
+		if (take_opt(argc, argv, &i, NULL, "--hosts", &val, &name)) {
+			if (!val)
+				usage_error("--hosts needs a comma-separated list of hosts");
+			parse_hosts(&job, val);
+			continue;
+		}
+		if (take_opt(argc, argv, &i, NULL, "--port", &val, &name)) {
+			if (!val || parse_number(val, 1, 65535, &v) < 0)
+				usage_error("--port needs a TCP port from 1 to 65535%s%s%s",
+					    val ? ", got '" : "", val ? val : "",
+					    val ? "'" : "");
+			job.port = v;
+			continue;
+		}
 		if (take_opt(argc, argv, &i, NULL, "--make-env", &val, &name)) {
 			if (!val)
 				usage_error("--make-env needs HOST:PORT, where node 0 will listen");
@@ -1061,6 +1397,10 @@ int main(int argc, char **argv)
 
 	if (make_env_arg)
 		return make_env(make_env_arg);
+	if (job.port && !job.hosts)
+		usage_error("--port goes with --hosts; without it node 0 listens on a port the kernel picks");
+	if (job.nnodes == 0 && job.hosts)
+		job.nnodes = job.nhosts;
 	if (job.nnodes == 0)
 		usage_error("-n N is required: the number of nodes to start, 1 to %d",
 			    DSMRUN_MAX_NODES);
@@ -1068,6 +1408,18 @@ int main(int argc, char **argv)
 		usage_error("no program given");
 
 	job.argv = argv + i;
+	if (job.hosts) {
+		/* PROGRAM is looked for on the other hosts; here, only ssh. */
+		parse_rsh(&job);
+		err = check_executable(job.rsh_argv[0]);
+		if (err < 0) {
+			msg("cannot execute %s (the command that starts remote nodes, DSMRUN_RSH): %s",
+			    job.rsh_argv[0], strerror(-err));
+			return EXIT_NOEXEC;
+		}
+		start_nodes(&job);
+		return wait_job(&job);
+	}
 	err = check_executable(job.argv[0]);
 	if (err < 0) {
 		msg("cannot execute %s: %s", job.argv[0], strerror(-err));
