@@ -59,6 +59,19 @@ struct dsm_counters {
 
 struct dsm_protocol_ops;
 
+/* A message the protocol answers later (service thread only). */
+struct dsm_deferred_msg {
+	struct dsm_wire_hdr hdr;	/* header only: deferred messages carry no payload */
+	int src;
+};
+
+struct dsm_deferred {
+	pthread_mutex_t lock;		/* taken after a page's lock, never before */
+	struct dsm_deferred_msg *v;	/* allocated at init: the fault path appends */
+	size_t n;			/* read without the lock as a hint */
+	size_t cap;
+};
+
 struct dsm_rt {
 	struct dsm_config cfg;
 	int self;
@@ -71,6 +84,7 @@ struct dsm_rt {
 	struct dsm_sync sync;
 	struct dsm_alloc alloc;
 	struct dsm_counters counters;
+	struct dsm_deferred deferred;	/* messages the protocol answers later */
 	uint64_t spin_ns;		/* how long a waiting thread spins first */
 	pthread_t service;
 	bool service_running;

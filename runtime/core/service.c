@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runtime/base/clock.h"
 #include "runtime/base/log.h"
 #include "runtime/core/rt.h"
 #include "runtime/protocol/protocol.h"
@@ -119,7 +120,16 @@ static void *service_main(void *arg)
 	sigdelset(&all, SIGBUS);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	while (!__atomic_load_n(&rt->stopping, __ATOMIC_ACQUIRE)) {
-		int ret = rt->tp->ops->progress(rt->tp, -1);
+		uint64_t next = rt->proto->tick(rt), now;
+		int timeout = -1, ret;
+
+		/* Sleep no longer than the next deferred answer; poll in its
+		 * last millisecond (epoll's timeout is in milliseconds). */
+		if (next) {
+			now = dsm_now_ns();
+			timeout = next <= now + 1000000 ? 0 : (int)((next - now) / 1000000);
+		}
+		ret = rt->tp->ops->progress(rt->tp, timeout);
 
 		if (ret < 0 && ret != -DSM_EPEERLOST && ret != -DSM_EPROTO)
 			dsm_rt_abort(rt, "the service thread's transport failed: %s", dsm_strerror(ret));

@@ -30,6 +30,9 @@ struct dsm_page_local {
 				 * set by the faulting thread, cleared by the grant */
 	uint16_t reserved;
 	uint32_t seq;		/* bumped on every grant: faulting threads futex-wait on it */
+	uint64_t hold_until_ns;	/* recalls and invalidations of this page wait until then:
+				 * set far at a grant, brought near once a faulting thread
+				 * has used the page (see sequential.c, "hold") */
 };
 
 /* The home's entry for one of its pages. */

@@ -36,6 +36,12 @@ struct dsm_protocol_ops {
 	 * dsm_release). */
 	void (*acquire)(struct dsm_rt *rt);
 	void (*release)(struct dsm_rt *rt);
+	/*
+	 * Service thread, before it waits for messages: answer the deferred
+	 * messages that are due.  Returns when the next one is due
+	 * (dsm_now_ns() time), or 0 if none waits.
+	 */
+	uint64_t (*tick)(struct dsm_rt *rt);
 };
 
 /*

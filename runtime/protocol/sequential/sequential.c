@@ -20,11 +20,56 @@
  * The home takes part like any other node: its own faults run the same
  * transaction locally, without messages.
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "runtime/base/clock.h"
 #include "runtime/base/compiler.h"
 #include "runtime/base/futex.h"
 #include "runtime/protocol/protocol.h"
+
+/*
+ * Hold: a node keeps a page it was just granted until a faulting thread
+ * has used it (plus a grace for the retried instruction), at most
+ * HOLD_MAX.  Without it a spinning reader can take the page back from a
+ * writer before the writer's woken thread retries its store, forever
+ * (seen: t_flag under 2 ms netem delay and emulation).  Recalls and
+ * invalidations that arrive meanwhile are deferred by the service thread,
+ * which never blocks (Fleisch and Popek, "Mirage: a coherent distributed
+ * shared memory design", SOSP 1989, the time window delta).
+ */
+#define HOLD_MAX_NS	10000000ull	/* 10 ms */
+#define HOLD_GRACE_NS	20000ull	/* 20 us after the faulting thread leaves */
+#define DEFERRED_CAP	4096		/* beyond it, answer at once (no hold) */
+
+static bool held(const struct dsm_page_local *pl, uint64_t now)
+{
+	return now < pl->hold_until_ns;
+}
+
+/*
+ * Keep a message about page for later.  Caller holds the page's lock; any
+ * thread, signal context included (no malloc: the list is allocated at
+ * init).  Returns false when the list is full: answer now.
+ */
+static bool defer_locked(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
+{
+	struct dsm_deferred *d = &rt->deferred;
+	bool ok = false;
+
+	pthread_mutex_lock(&d->lock);
+	if (d->n < d->cap) {
+		d->v[d->n].hdr = *h;
+		d->v[d->n].src = src;
+		__atomic_store_n(&d->n, d->n + 1, __ATOMIC_RELEASE);
+		ok = true;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (ok)
+		rt->tp->ops->wake(rt->tp);	/* its next sleep must end in time */
+	return ok;
+}
 
 static void set_prot_locked(struct dsm_rt *rt, size_t page, enum dsm_prot prot)
 {
@@ -48,6 +93,7 @@ static void complete_locked(struct dsm_rt *rt, size_t page, enum dsm_prot prot)
 	 */
 	set_prot_locked(rt, page, prot);
 	pl->want = 0;
+	pl->hold_until_ns = dsm_now_ns() + HOLD_MAX_NS;
 	__atomic_store_n(&pl->seq, pl->seq + 1, __ATOMIC_RELEASE);
 	dsm_futex_wake_all(&pl->seq);
 }
@@ -65,6 +111,19 @@ static void grant_locked(struct dsm_rt *rt, size_t page, int node, enum dsm_prot
 	dsm_rt_send(rt, node, prot == DSM_PROT_RW ? DSM_MSG_WRITE_GRANT : DSM_MSG_READ_REPLY,
 		    0, page, 0, with_data ? dsm_heap_rt_page(&rt->heap, page) : NULL,
 		    with_data ? rt->heap.page_size : 0);
+}
+
+/* The home recalls a page it owns itself: no message, its memory is
+ * current.  Home, page lock held. */
+static void local_recall_locked(struct dsm_rt *rt, size_t page, struct dsm_dir_entry *e,
+				enum dsm_prot keep)
+{
+	set_prot_locked(rt, page, keep);
+	if (keep == DSM_PROT_NONE) {
+		e->copyset &= ~(1ull << rt->self);
+		dsm_count(rt->counters.invalidations, 1);
+	}
+	e->owner = -1;
 }
 
 /* All recalls and acknowledgements are in: grant, then start the next
@@ -122,13 +181,14 @@ static void start_locked(struct dsm_rt *rt, size_t page, struct dsm_dir_entry *e
 		enum dsm_prot keep = write ? DSM_PROT_NONE : DSM_PROT_READ;
 
 		if (owner == rt->self) {
-			/* The home itself holds it: its memory is current. */
-			set_prot_locked(rt, page, keep);
-			if (write) {
-				e->copyset &= ~(1ull << owner);
-				dsm_count(rt->counters.invalidations, 1);
-			}
-			e->owner = -1;
+			struct dsm_wire_hdr h = { .type = DSM_MSG_RECALL, .aux = keep, .arg0 = page };
+
+			/* The home itself holds it: its memory is current.  A
+			 * page this node was just granted is recalled later. */
+			if (held(&rt->dir.local[page], dsm_now_ns()) && defer_locked(rt, rt->self, &h))
+				e->pending++;
+			else
+				local_recall_locked(rt, page, e, keep);
 		} else {
 			dsm_rt_send(rt, owner, DSM_MSG_RECALL, keep, page, 0, NULL, 0);
 			e->pending++;
@@ -210,6 +270,10 @@ static int seq_fault(struct dsm_rt *rt, size_t page, enum dsm_access access)
 			dsm_dir_lock(&rt->dir, page);
 		}
 	}
+	/* The page is used now (the instruction restarts on return): others
+	 * may take it back after a short grace. */
+	if (pl->hold_until_ns > dsm_now_ns() + HOLD_GRACE_NS)
+		pl->hold_until_ns = dsm_now_ns() + HOLD_GRACE_NS;
 	dsm_dir_unlock(&rt->dir, page);
 	return 0;
 }
@@ -238,6 +302,87 @@ static void store_page(struct dsm_rt *rt, size_t page, const void *data)
 {
 	memcpy(dsm_heap_rt_page(&rt->heap, page), data, rt->heap.page_size);
 	dsm_count(rt->counters.pages_fetched, 1);
+}
+
+/*
+ * Answer a recall or an invalidation, now or when it was deferred; for the
+ * home's own deferred recall (src == this node), finish its part of the
+ * transaction.  Page lock held.
+ */
+static void answer_locked(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
+{
+	size_t page = h->arg0;
+	struct dsm_dir_entry *e;
+
+	if (src == rt->self) {
+		e = dsm_dir_entry_locked(&rt->dir, page);
+		local_recall_locked(rt, page, e, (enum dsm_prot)h->aux);
+		if (--e->pending == 0)
+			finish_locked(rt, page, e);
+		return;
+	}
+	if (h->type == DSM_MSG_INV) {
+		set_prot_locked(rt, page, DSM_PROT_NONE);
+		dsm_count(rt->counters.invalidations, 1);
+		dsm_rt_send(rt, src, DSM_MSG_INV_ACK, 0, page, 0, NULL, 0);
+		return;
+	}
+	/*
+	 * Close (or downgrade) the application's view before taking the
+	 * snapshot: once mprotect returns, no thread of this node can store
+	 * into the page, so the copy we send is final.
+	 */
+	set_prot_locked(rt, page, (enum dsm_prot)h->aux);
+	if (h->aux == DSM_PROT_NONE)
+		dsm_count(rt->counters.invalidations, 1);
+	dsm_count(rt->counters.pages_sent, 1);
+	dsm_rt_send(rt, src, DSM_MSG_RECALL_REPLY, 0, page, 0,
+		    dsm_heap_rt_page(&rt->heap, page), rt->heap.page_size);
+}
+
+/*
+ * Service thread: answer the deferred messages whose page is no longer
+ * held.  Takes one item at a time out of the list (the list's lock is
+ * never held while a page's lock is taken).  Returns when the next one is
+ * due, or 0.
+ */
+static uint64_t seq_tick(struct dsm_rt *rt)
+{
+	struct dsm_deferred *d = &rt->deferred;
+	uint64_t next = 0;
+
+	if (!__atomic_load_n(&d->n, __ATOMIC_ACQUIRE))
+		return 0;
+	for (;;) {
+		struct dsm_deferred_msg m;
+		uint64_t now = dsm_now_ns();
+		size_t i;
+
+		pthread_mutex_lock(&d->lock);
+		next = 0;
+		for (i = 0; i < d->n; i++) {
+			uint64_t until = rt->dir.local[d->v[i].hdr.arg0].hold_until_ns;
+
+			if (until <= now)
+				break;
+			if (!next || until < next)
+				next = until;
+		}
+		if (i == d->n) {
+			pthread_mutex_unlock(&d->lock);
+			return next;
+		}
+		m = d->v[i];
+		d->v[i] = d->v[d->n - 1];
+		__atomic_store_n(&d->n, d->n - 1, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&d->lock);
+
+		dsm_dir_lock(&rt->dir, m.hdr.arg0);
+		/* A new grant may have renewed the hold meanwhile. */
+		if (!held(&rt->dir.local[m.hdr.arg0], dsm_now_ns()) || !defer_locked(rt, m.src, &m.hdr))
+			answer_locked(rt, m.src, &m.hdr);
+		dsm_dir_unlock(&rt->dir, m.hdr.arg0);
+	}
 }
 
 /* Service thread. */
@@ -269,26 +414,16 @@ static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 		dsm_dir_lock(&rt->dir, page);
 		if (rt->dir.local[page].prot != DSM_PROT_RW)
 			dsm_rt_protocol_error(rt, src, "a recall of a page this node does not own", page);
-		/*
-		 * Close (or downgrade) the application's view before taking
-		 * the snapshot: once mprotect returns, no thread of this node
-		 * can store into the page, so the copy we send is final.
-		 */
-		set_prot_locked(rt, page, (enum dsm_prot)h->aux);
-		if (h->aux == DSM_PROT_NONE)
-			dsm_count(rt->counters.invalidations, 1);
-		dsm_count(rt->counters.pages_sent, 1);
-		dsm_rt_send(rt, src, DSM_MSG_RECALL_REPLY, 0, page, 0,
-			    dsm_heap_rt_page(&rt->heap, page), rt->heap.page_size);
+		if (!held(&rt->dir.local[page], dsm_now_ns()) || !defer_locked(rt, src, h))
+			answer_locked(rt, src, h);
 		dsm_dir_unlock(&rt->dir, page);
 		break;
 
 	case DSM_MSG_INV:
 		page = check_page(rt, src, h, false);
 		dsm_dir_lock(&rt->dir, page);
-		set_prot_locked(rt, page, DSM_PROT_NONE);
-		dsm_count(rt->counters.invalidations, 1);
-		dsm_rt_send(rt, src, DSM_MSG_INV_ACK, 0, page, 0, NULL, 0);
+		if (!held(&rt->dir.local[page], dsm_now_ns()) || !defer_locked(rt, src, h))
+			answer_locked(rt, src, h);
 		dsm_dir_unlock(&rt->dir, page);
 		break;
 
@@ -342,11 +477,21 @@ static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 
 static int seq_init(struct dsm_rt *rt)
 {
+	struct dsm_deferred *d = &rt->deferred;
+
+	pthread_mutex_init(&d->lock, NULL);
+	d->v = calloc(DEFERRED_CAP, sizeof(*d->v));
+	if (!d->v)
+		return -ENOMEM;
+	d->cap = DEFERRED_CAP;
 	return 0;
 }
 
 static void seq_fini(struct dsm_rt *rt)
 {
+	free(rt->deferred.v);
+	rt->deferred.v = NULL;
+	rt->deferred.n = rt->deferred.cap = 0;
 }
 
 /*
@@ -367,4 +512,5 @@ const struct dsm_protocol_ops dsm_sequential_ops = {
 	.on_message = seq_on_message,
 	.acquire    = seq_fence,
 	.release    = seq_fence,
+	.tick       = seq_tick,
 };
