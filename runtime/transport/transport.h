@@ -87,8 +87,8 @@ struct dsm_tp_ops {
 	 */
 	int (*shutdown)(struct dsm_tp *tp, int timeout_ms);
 	/*
-	 * Any thread but signal context, when the process is about to end
-	 * abnormally: push queued output out for up to timeout_ms.
+	 * Any thread but signal context, before the process ends or the
+	 * transport closes: push queued output out for up to timeout_ms.
 	 */
 	void (*flush)(struct dsm_tp *tp, int timeout_ms);
 };

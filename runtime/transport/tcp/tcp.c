@@ -23,6 +23,7 @@
 #define WAKE_TAG UINT32_MAX
 #define OUTQ_INITIAL (256u << 10)
 #define INBUF_EXTRA (256u << 10)
+#define CLOSE_FLUSH_MS 2000
 
 static void arm_output(struct dsm_tcp *t, struct dsm_tcp_conn *c, bool on)
 {
@@ -133,23 +134,33 @@ static int dsm_tcp_send(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
 	return ret;
 }
 
-/* Service thread: push queued output; disarm EPOLLOUT once empty. */
-static void flush_output(struct dsm_tcp *t, struct dsm_tcp_conn *c)
+/*
+ * Send queued output without blocking.  Caller holds c->lock.  Returns 1
+ * when the queue is empty, 0 when the socket is full (or the connection is
+ * closed), -1 on an error, which the service thread also sees on the
+ * receive side.
+ */
+static int send_queued_locked(struct dsm_tcp_conn *c)
 {
-	pthread_mutex_lock(&c->lock);
 	while (c->out_off < c->out_len && !c->closed) {
 		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
-		if (n > 0) {
+		if (n > 0)
 			c->out_off += (size_t)n;
-		} else if (n < 0 && errno == EINTR) {
+		else if (n < 0 && errno == EINTR)
 			continue;
-		} else {
-			break;	/* EAGAIN: wait for EPOLLOUT; errors: seen on receive */
-		}
+		else
+			return n < 0 && errno == EAGAIN ? 0 : -1;
 	}
-	if (c->out_off == c->out_len) {
+	return c->out_off == c->out_len;
+}
+
+/* Service thread: push queued output; disarm EPOLLOUT once empty. */
+static void flush_output(struct dsm_tcp *t, struct dsm_tcp_conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	if (send_queued_locked(c) == 1) {	/* else: wait for EPOLLOUT */
 		c->out_off = c->out_len = 0;
 		arm_output(t, c, false);
 	}
@@ -286,8 +297,9 @@ static void dsm_tcp_wake(struct dsm_tp *tp)
 }
 
 /*
- * Push queued output for up to timeout_ms, blocking: the process is about
- * to end (dsm_rt_abort), so its last messages must leave first.
+ * Push queued output for up to timeout_ms, waiting for the sockets: the
+ * process is about to end (dsm_rt_abort) or the connections to close, so
+ * the last messages must leave first.
  */
 static void dsm_tcp_flush(struct dsm_tp *tp, int timeout_ms)
 {
@@ -300,18 +312,10 @@ static void dsm_tcp_flush(struct dsm_tp *tp, int timeout_ms)
 		if (i == tp->self || c->fd < 0)
 			continue;
 		pthread_mutex_lock(&c->lock);
-		while (c->out_off < c->out_len && !c->closed && dsm_now_ns() < end) {
+		while (send_queued_locked(c) == 0 && !c->closed && dsm_now_ns() < end) {
 			struct pollfd p = { .fd = c->fd, .events = POLLOUT };
-			ssize_t n;
 
-			if (poll(&p, 1, 10) <= 0)
-				continue;
-			n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-			if (n > 0)
-				c->out_off += (size_t)n;
-			else if (n < 0 && errno != EAGAIN && errno != EINTR)
-				break;
+			poll(&p, 1, 10);
 		}
 		pthread_mutex_unlock(&c->lock);
 	}
@@ -346,24 +350,14 @@ static void dsm_tcp_close(struct dsm_tp *tp)
 {
 	struct dsm_tcp *t = to_tcp(tp);
 
+	/* Push out what is still queued (our BYE at least), in bounded time:
+	 * a peer that stopped reading must not hold up our exit. */
+	dsm_tcp_flush(tp, CLOSE_FLUSH_MS);
 	for (int i = 0; i < tp->nnodes; i++) {
 		struct dsm_tcp_conn *c = &t->conns[i];
 
-		if (c->fd >= 0) {
-			/* Push out what is still queued (our BYE at least). */
-			int fl = fcntl(c->fd, F_GETFL);
-
-			fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
-			while (c->out_off < c->out_len && !c->closed) {
-				ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-						 MSG_NOSIGNAL);
-
-				if (n <= 0)
-					break;
-				c->out_off += (size_t)n;
-			}
+		if (c->fd >= 0)
 			close(c->fd);
-		}
 		free(c->out);
 		free(c->in);
 		pthread_mutex_destroy(&c->lock);
