@@ -340,6 +340,14 @@ static void answer_locked(struct dsm_rt *rt, int src, const struct dsm_wire_hdr 
 		    dsm_heap_rt_page(&rt->heap, page), rt->heap.page_size);
 }
 
+/* Answer now, or later if the page is held (and the list has room).
+ * Page lock held. */
+static void answer_or_defer_locked(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
+{
+	if (!held(&rt->dir.local[h->arg0], dsm_now_ns()) || !defer_locked(rt, src, h))
+		answer_locked(rt, src, h);
+}
+
 /*
  * Service thread: answer the deferred messages whose page is no longer
  * held.  Takes one item at a time out of the list (the list's lock is
@@ -379,8 +387,7 @@ static uint64_t seq_tick(struct dsm_rt *rt)
 
 		dsm_dir_lock(&rt->dir, m.hdr.arg0);
 		/* A new grant may have renewed the hold meanwhile. */
-		if (!held(&rt->dir.local[m.hdr.arg0], dsm_now_ns()) || !defer_locked(rt, m.src, &m.hdr))
-			answer_locked(rt, m.src, &m.hdr);
+		answer_or_defer_locked(rt, m.src, &m.hdr);
 		dsm_dir_unlock(&rt->dir, m.hdr.arg0);
 	}
 }
@@ -414,16 +421,14 @@ static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 		dsm_dir_lock(&rt->dir, page);
 		if (rt->dir.local[page].prot != DSM_PROT_RW)
 			dsm_rt_protocol_error(rt, src, "a recall of a page this node does not own", page);
-		if (!held(&rt->dir.local[page], dsm_now_ns()) || !defer_locked(rt, src, h))
-			answer_locked(rt, src, h);
+		answer_or_defer_locked(rt, src, h);
 		dsm_dir_unlock(&rt->dir, page);
 		break;
 
 	case DSM_MSG_INV:
 		page = check_page(rt, src, h, false);
 		dsm_dir_lock(&rt->dir, page);
-		if (!held(&rt->dir.local[page], dsm_now_ns()) || !defer_locked(rt, src, h))
-			answer_locked(rt, src, h);
+		answer_or_defer_locked(rt, src, h);
 		dsm_dir_unlock(&rt->dir, page);
 		break;
 
