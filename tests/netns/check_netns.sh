@@ -54,16 +54,25 @@ done
 secret=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 root="$prefix.1:$((20000 + $$ % 20000))"
 
+# start_node I TIMEOUT OUT [VAR=VALUE...] PROG ARGS...: node I in its own
+# namespace, started the way srun or mpirun start nodes (the job in the
+# environment); output appended to OUT, its pid appended to pids.
+start_node() {
+	local i=$1 tmo=$2 out=$3
+	shift 3
+	ip netns exec "$tag-$i" env DSM_NODE_ID="$i" DSM_NUM_NODES="$N" \
+		DSM_ROOT_ADDR="$root" DSM_JOB_SECRET="$secret" \
+		timeout "$tmo" env "$@" >>"$out" 2>&1 &
+	pids+=($!)
+}
+
 # run NAME TIMEOUT PROG ARGS...: start one node per namespace, wait for all.
 run() {
 	local name=$1 tmo=$2 out rc=0 pids=()
 	shift 2
 	out=$(mktemp)
 	for i in $(seq 0 $((N - 1))); do
-		ip netns exec "$tag-$i" env DSM_NODE_ID="$i" DSM_NUM_NODES="$N" \
-			DSM_ROOT_ADDR="$root" DSM_JOB_SECRET="$secret" DSM_CONNECT_TIMEOUT=20 \
-			timeout "$tmo" "$@" >>"$out" 2>&1 &
-		pids+=($!)
+		start_node "$i" "$tmo" "$out" DSM_CONNECT_TIMEOUT=20 "$@"
 	done
 	for p in "${pids[@]}"; do wait "$p" || rc=$?; done
 	if [ "$rc" = 0 ]; then
@@ -102,15 +111,11 @@ printf 'GET / HTTP/1.0\r\nHost: node0\r\nUser-Agent: stranger\r\n\r\n' > "$junk"
 	printf 'DSM1\001\002\001\000\040\000\000\000'; head -c $((20 + 32)) /dev/zero
 } > "$fake"
 pids=()
-ip netns exec "$tag-0" env DSM_NODE_ID=0 DSM_NUM_NODES="$N" DSM_ROOT_ADDR="$root" \
-	DSM_JOB_SECRET="$secret" timeout 60 "$bindir/t_counter" >>"$out" 2>&1 &
-pids+=($!)
+start_node 0 60 "$out" "$bindir/t_counter"
 stranger "$junk"
 stranger "$fake"
 for i in $(seq 1 $((N - 1))); do
-	ip netns exec "$tag-$i" env DSM_NODE_ID="$i" DSM_NUM_NODES="$N" DSM_ROOT_ADDR="$root" \
-		DSM_JOB_SECRET="$secret" timeout 60 "$bindir/t_counter" >>"$out" 2>&1 &
-	pids+=($!)
+	start_node "$i" 60 "$out" "$bindir/t_counter"
 done
 rc=0
 for p in "${pids[@]}"; do wait "$p" || rc=$?; done
@@ -128,9 +133,7 @@ piddir=$(mktemp -d)
 out=$(mktemp)
 pids=()
 for i in $(seq 0 $((N - 1))); do
-	ip netns exec "$tag-$i" env DSM_NODE_ID="$i" DSM_NUM_NODES="$N" DSM_ROOT_ADDR="$root" \
-		DSM_JOB_SECRET="$secret" DSM_TEST_PIDDIR="$piddir" timeout 60 "$bindir/t_spin" >>"$out" 2>&1 &
-	pids+=($!)
+	start_node "$i" 60 "$out" DSM_TEST_PIDDIR="$piddir" "$bindir/t_spin"
 done
 victim=$((N - 1))
 for _ in $(seq 1 200); do [ -s "$piddir/node$victim.pid" ] && break; sleep 0.1; done
