@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * app.c - the plumbing every app of the suite shares (see app.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apps/common/app.h"
+
+/* Shared: slot k is node k's vote in app_all_ok(). */
+static int *app_votes;
+
+void app_start(const char *name, int *argc, char ***argv)
+{
+	int ret = dsm_init(argc, argv);
+
+	if (ret < 0) {
+		fprintf(stderr, "%s: dsm_init: %s\n", name, dsm_strerror(ret));
+		exit(1);
+	}
+	app_votes = dsm_alloc_collective(sizeof(int) * (size_t)dsm_num_nodes());
+	if (!app_votes) {
+		fprintf(stderr, "%s: node %d: cannot allocate %d ints of shared heap\n",
+			name, dsm_node_id(), dsm_num_nodes());
+		dsm_finalize();
+		exit(1);
+	}
+}
+
+int app_parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+double app_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+const char *app_model_name(void)
+{
+	switch (dsm_consistency()) {
+	case DSM_SEQUENTIAL:
+		return "sequential";
+	case DSM_RELEASE:
+		return "release";
+	case DSM_WEAK:
+		return "weak";
+	}
+	return "unknown";
+}
+
+void app_block_range(long total, int nparts, int k, long *lo, long *hi)
+{
+	*lo = total * k / nparts;
+	*hi = total * (k + 1) / nparts;
+}
+
+struct app_thread {
+	struct app_team *team;
+	int tid;
+	pthread_t thread;
+};
+
+static void *app_thread_main(void *p)
+{
+	struct app_thread *th = p;
+
+	return th->team->fn(th->team, th->tid, th->team->arg);
+}
+
+int app_team_run(struct app_team *team, int nthreads,
+		 void *(*fn)(struct app_team *team, int tid, void *arg), void *arg)
+{
+	struct app_thread th[APP_MAX_THREADS];
+	int i, ret, started;
+
+	if (nthreads < 1 || nthreads > APP_MAX_THREADS)
+		return EINVAL;
+	team->nthreads = nthreads;
+	team->fn = fn;
+	team->arg = arg;
+	ret = pthread_barrier_init(&team->pbar, NULL, (unsigned)nthreads);
+	if (ret) {
+		fprintf(stderr, "app: pthread_barrier_init: %s\n", strerror(ret));
+		return ret;
+	}
+	for (started = 1; started < nthreads; started++) {
+		th[started].team = team;
+		th[started].tid = started;
+		ret = pthread_create(&th[started].thread, NULL, app_thread_main, &th[started]);
+		if (ret) {
+			/* The team's barriers would wait for it forever. */
+			fprintf(stderr, "app: pthread_create: %s\n", strerror(ret));
+			exit(1);
+		}
+	}
+	fn(team, 0, arg);
+	for (i = 1; i < nthreads; i++)
+		pthread_join(th[i].thread, NULL);
+	pthread_barrier_destroy(&team->pbar);
+	return 0;
+}
+
+void app_team_barrier(struct app_team *team, int tid)
+{
+	pthread_barrier_wait(&team->pbar);
+	if (tid == 0)
+		dsm_barrier();
+	pthread_barrier_wait(&team->pbar);
+}
+
+bool app_all_ok(bool ok)
+{
+	int k, n = dsm_num_nodes();
+	bool all = true;
+
+	app_votes[dsm_node_id()] = ok;
+	dsm_barrier();
+	for (k = 0; k < n; k++)
+		all = all && app_votes[k];
+	/* Nobody votes again before everyone has counted. */
+	dsm_barrier();
+	return all;
+}
+
+int app_finish(const char *name, const char *size, int threads, double seconds,
+	       bool passed)
+{
+	int ret;
+
+	if (dsm_node_id() == 0) {
+		printf("DSM_RESULT app=%s nodes=%d model=%s size=%s threads=%d seconds=%.6f check=%s\n",
+		       name, dsm_num_nodes(), app_model_name(), size, threads, seconds,
+		       passed ? "passed" : "failed");
+		fflush(stdout);
+	}
+	ret = dsm_finalize();
+	if (ret < 0) {
+		fprintf(stderr, "%s: node %d: dsm_finalize: %s\n", name, dsm_node_id(),
+			dsm_strerror(ret));
+		return 1;
+	}
+	return passed ? 0 : 1;
+}
