@@ -13,13 +13,14 @@
  *  - -t THREADS application threads per node; exactly one of them (thread 0)
  *    makes the collective dsm_barrier() call, fenced by a pthread barrier on
  *    each side so that every thread's writes precede it and no thread reads
- *    before it returns.
+ *    before it returns (app_team_barrier in apps/common/app.h).
  *  - Self-checking, bit for bit: every node recomputes its own rows
  *    sequentially in private memory and compares; any mismatch makes every
  *    node exit non-zero.
  *  - Only the parallel part is timed (initial barrier to last barrier), with
  *    CLOCK_MONOTONIC, and node 0 prints one human line and one line
- *    "DSM_RESULT key=value ..." for scripts (scripts/demo.sh parses it).
+ *    "DSM_RESULT key=value ..." for scripts (scripts/demo.sh parses it; here
+ *    size=SIZExITERS).
  *
  * The grid is SIZE x SIZE doubles with fixed boundary rows and columns; two
  * grids are swapped each iteration.  Rows are block-partitioned among nodes
@@ -30,19 +31,17 @@
  * algorithm.
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <dsm.h>
 
+#include "apps/common/app.h"
+
 #define JACOBI_DEF_SIZE		2048
 #define JACOBI_DEF_ITERS	100
-#define JACOBI_MAX_THREADS	64
 
 /* Everything the threads of one node share (private memory). */
 struct jacobi {
@@ -52,14 +51,7 @@ struct jacobi {
 	size_t stride;		/* doubles from one row to the next */
 	double *grid[2];	/* shared: grid[it & 1] is read at sweep it */
 	int row_lo, row_hi;	/* this node's rows [row_lo, row_hi) */
-	pthread_barrier_t pbar;	/* the node's threads meet here */
-	struct timespec t0, t1;	/* timed region, taken by thread 0 */
-};
-
-struct jacobi_thread {
-	struct jacobi *jb;
-	int tid;
-	pthread_t thread;
+	double t0, t1;		/* timed region, taken by thread 0 */
 };
 
 static void usage(const char *prog)
@@ -69,27 +61,7 @@ static void usage(const char *prog)
 		"  -n SIZE     grid is SIZE x SIZE doubles (>= 3, default %d)\n"
 		"  -i ITERS    relaxation sweeps (>= 0, default %d)\n"
 		"  -t THREADS  application threads per node (1..%d, default 1)\n",
-		prog, JACOBI_DEF_SIZE, JACOBI_DEF_ITERS, JACOBI_MAX_THREADS);
-}
-
-static int parse_int(const char *s, long lo, long hi, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
-/* Block partition of [0, total) into nparts: part k gets [*lo, *hi). */
-static void block_range(int total, int nparts, int k, int *lo, int *hi)
-{
-	*lo = (int)((long)total * k / nparts);
-	*hi = (int)((long)total * (k + 1) / nparts);
+		prog, JACOBI_DEF_SIZE, JACOBI_DEF_ITERS, APP_MAX_THREADS);
 }
 
 /*
@@ -158,30 +130,16 @@ static void init_rows(struct jacobi *jb, int lo, int hi)
 	}
 }
 
-/*
- * The node-wide barrier: every thread of the node, then one dsm_barrier()
- * (collective: one thread per node), then every thread again.  The first
- * pthread barrier orders all the node's writes before the DSM release; the
- * second keeps every thread from reading before the DSM acquire.
- */
-static void node_barrier(struct jacobi *jb, int tid)
+static void *jacobi_thread_main(struct app_team *team, int tid, void *arg)
 {
-	pthread_barrier_wait(&jb->pbar);
-	if (tid == 0)
-		dsm_barrier();
-	pthread_barrier_wait(&jb->pbar);
-}
-
-static void *jacobi_thread_main(void *arg)
-{
-	struct jacobi_thread *th = arg;
-	struct jacobi *jb = th->jb;
-	int lo, hi, it, tid = th->tid;
+	struct jacobi *jb = arg;
+	long tlo, thi;
+	int lo, hi, it;
 
 	/* This thread's share of the node's rows. */
-	block_range(jb->row_hi - jb->row_lo, jb->nthreads, tid, &lo, &hi);
-	lo += jb->row_lo;
-	hi += jb->row_lo;
+	app_block_range(jb->row_hi - jb->row_lo, jb->nthreads, tid, &tlo, &thi);
+	lo = jb->row_lo + (int)tlo;
+	hi = jb->row_lo + (int)thi;
 
 	/*
 	 * Each node writes its own rows first (first touch): under a
@@ -189,19 +147,19 @@ static void *jacobi_thread_main(void *arg)
 	 * before the clock starts.
 	 */
 	init_rows(jb, lo, hi);
-	node_barrier(jb, tid);
+	app_team_barrier(team, tid);
 	if (tid == 0)
-		clock_gettime(CLOCK_MONOTONIC, &jb->t0);
+		jb->t0 = app_now();
 
 	for (it = 0; it < jb->iters; it++) {
 		sweep_rows(jb->grid[(it + 1) & 1], jb->grid[it & 1],
 			   jb->stride, jb->n, 0, lo, hi);
 		/* Neighbours read our edge rows in the next sweep. */
-		node_barrier(jb, tid);
+		app_team_barrier(team, tid);
 	}
 
 	if (tid == 0)
-		clock_gettime(CLOCK_MONOTONIC, &jb->t1);
+		jb->t1 = app_now();
 	return NULL;
 }
 
@@ -271,35 +229,18 @@ static long check_rows(struct jacobi *jb, int lo, int hi)
 	return bad;
 }
 
-static const char *model_name(dsm_consistency_t m)
-{
-	switch (m) {
-	case DSM_SEQUENTIAL:
-		return "sequential";
-	case DSM_RELEASE:
-		return "release";
-	case DSM_WEAK:
-		return "weak";
-	}
-	return "unknown";
-}
-
 int main(int argc, char **argv)
 {
-	struct jacobi jb = { .n = JACOBI_DEF_SIZE, .iters = JACOBI_DEF_ITERS,
-			     .nthreads = 1 };
-	struct jacobi_thread th[JACOBI_MAX_THREADS];
+	struct jacobi jb = { .nthreads = 1 };
+	struct app_team team;
+	long n = JACOBI_DEF_SIZE, iters = JACOBI_DEF_ITERS, nthreads = 1, lo, hi;
 	size_t page, rowbytes, gridbytes;
-	int me, nnodes, opt, ret, i, passed, bad_args;
-	int *node_ok;	/* shared: node_ok[k] = 1 if node k's rows checked out */
+	int me, nnodes, opt, bad_args;
+	char size[64];
+	bool passed;
 	long bad;
-	double secs;
 
-	ret = dsm_init(&argc, &argv);
-	if (ret < 0) {
-		fprintf(stderr, "jacobi: dsm_init: %s\n", dsm_strerror(ret));
-		return 1;
-	}
+	app_start("jacobi", &argc, &argv);
 	me = dsm_node_id();
 	nnodes = dsm_num_nodes();
 
@@ -310,14 +251,14 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "n:i:t:h")) != -1) {
 		switch (opt) {
 		case 'n':
-			bad_args |= parse_int(optarg, 3, 1 << 20, &jb.n);
+			bad_args |= app_parse_long(optarg, 3, 1 << 20, &n);
 			break;
 		case 'i':
-			bad_args |= parse_int(optarg, 0, 1 << 30, &jb.iters);
+			bad_args |= app_parse_long(optarg, 0, 1 << 30, &iters);
 			break;
 		case 't':
-			bad_args |= parse_int(optarg, 1, JACOBI_MAX_THREADS,
-					      &jb.nthreads);
+			bad_args |= app_parse_long(optarg, 1, APP_MAX_THREADS,
+						   &nthreads);
 			break;
 		default:
 			bad_args = 1;
@@ -334,6 +275,9 @@ int main(int argc, char **argv)
 		dsm_finalize();
 		return 2;
 	}
+	jb.n = (int)n;
+	jb.iters = (int)iters;
+	jb.nthreads = (int)nthreads;
 
 	page = dsm_page_size();
 	rowbytes = (size_t)jb.n * sizeof(double);
@@ -342,39 +286,20 @@ int main(int argc, char **argv)
 	gridbytes = rowbytes * (size_t)jb.n;
 	jb.grid[0] = dsm_alloc_collective(gridbytes);
 	jb.grid[1] = dsm_alloc_collective(gridbytes);
-	node_ok = dsm_alloc_collective(sizeof(int) * (size_t)nnodes);
-	if (!jb.grid[0] || !jb.grid[1] || !node_ok) {
+	if (!jb.grid[0] || !jb.grid[1]) {
 		/* Collective: NULL on every node, so all of them get here. */
 		fprintf(stderr, "jacobi: node %d: cannot allocate 2 x %zu bytes of shared heap: %s\n",
 			me, gridbytes, strerror(errno));
 		dsm_finalize();
 		return 1;
 	}
-	block_range(jb.n, nnodes, me, &jb.row_lo, &jb.row_hi);
+	app_block_range(jb.n, nnodes, me, &lo, &hi);
+	jb.row_lo = (int)lo;
+	jb.row_hi = (int)hi;
 
-	ret = pthread_barrier_init(&jb.pbar, NULL, (unsigned)jb.nthreads);
-	if (ret) {
-		fprintf(stderr, "jacobi: pthread_barrier_init: %s\n", strerror(ret));
-		return 1;
-	}
-	for (i = 0; i < jb.nthreads; i++) {
-		th[i].jb = &jb;
-		th[i].tid = i;
-		if (i == 0)
-			continue;
-		ret = pthread_create(&th[i].thread, NULL, jacobi_thread_main,
-				     &th[i]);
-		if (ret) {
-			fprintf(stderr, "jacobi: pthread_create: %s\n",
-				strerror(ret));
-			return 1;
-		}
-	}
 	/* The main thread is thread 0: it makes the collective calls. */
-	jacobi_thread_main(&th[0]);
-	for (i = 1; i < jb.nthreads; i++)
-		pthread_join(th[i].thread, NULL);
-	pthread_barrier_destroy(&jb.pbar);
+	if (app_team_run(&team, jb.nthreads, jacobi_thread_main, &jb))
+		return 1;
 
 	/* After the last barrier every node's rows are final: check ours. */
 	bad = check_rows(&jb, jb.row_lo, jb.row_hi);
@@ -383,32 +308,13 @@ int main(int argc, char **argv)
 	else if (bad > 0)
 		fprintf(stderr, "jacobi: node %d: %ld cells of rows %d..%d differ from the sequential result\n",
 			me, bad, jb.row_lo, jb.row_hi - 1);
-	node_ok[me] = bad == 0;
-	dsm_barrier();
-	passed = 1;
-	for (i = 0; i < nnodes; i++)
-		passed &= node_ok[i];
+	passed = app_all_ok(bad == 0);
 
-	secs = (double)(jb.t1.tv_sec - jb.t0.tv_sec) +
-	       (double)(jb.t1.tv_nsec - jb.t0.tv_nsec) * 1e-9;
-	if (me == 0) {
-		const char *model = model_name(dsm_consistency());
-
+	if (me == 0)
 		printf("jacobi: %dx%d grid, %d iterations, %d node%s x %d thread%s, %s consistency: %.6f s, check %s\n",
 		       jb.n, jb.n, jb.iters, nnodes, nnodes == 1 ? "" : "s",
-		       jb.nthreads, jb.nthreads == 1 ? "" : "s", model, secs,
-		       passed ? "passed" : "FAILED");
-		printf("DSM_RESULT app=jacobi nodes=%d model=%s size=%dx%d threads=%d seconds=%.6f check=%s\n",
-		       nnodes, model, jb.n, jb.iters, jb.nthreads, secs,
-		       passed ? "passed" : "failed");
-		fflush(stdout);
-	}
-
-	ret = dsm_finalize();
-	if (ret < 0) {
-		fprintf(stderr, "jacobi: node %d: dsm_finalize: %s\n", me,
-			dsm_strerror(ret));
-		return 1;
-	}
-	return passed ? 0 : 1;
+		       jb.nthreads, jb.nthreads == 1 ? "" : "s", app_model_name(),
+		       jb.t1 - jb.t0, passed ? "passed" : "FAILED");
+	snprintf(size, sizeof(size), "%dx%d", jb.n, jb.iters);
+	return app_finish("jacobi", size, jb.nthreads, jb.t1 - jb.t0, passed);
 }
