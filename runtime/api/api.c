@@ -37,7 +37,7 @@ int dsm_home_node(const void *ptr)
 {
 	if (!dsm_rt || !dsm_heap_contains(&dsm_rt->heap, ptr))
 		return -EINVAL;
-	return dsm_dir_home(&dsm_rt->dir, dsm_heap_page_of(&dsm_rt->heap, ptr));
+	return dsm_rt->proto->home_of(dsm_rt, dsm_heap_page_of(&dsm_rt->heap, ptr));
 }
 
 void *dsm_alloc_collective(size_t size)
@@ -98,13 +98,13 @@ int dsm_lock_release(unsigned lock_id)
 void dsm_acquire(void)
 {
 	if (dsm_rt)
-		dsm_rt->proto->acquire(dsm_rt);
+		dsm_iv_acquire(dsm_rt, NULL);
 }
 
 void dsm_release(void)
 {
 	if (dsm_rt)
-		dsm_rt->proto->release(dsm_rt);
+		dsm_iv_release(dsm_rt);
 }
 
 int dsm_get_stats(struct dsm_stats *out)
@@ -117,16 +117,20 @@ int dsm_get_stats(struct dsm_stats *out)
 	return 0;
 }
 
-/*
- * TODO: vector time arrives with release consistency (issue 3) and
- * checkpoints with their own issue; until then these say so.
- */
 int dsm_vclock(uint64_t *out, int n)
 {
+	uint64_t vc[DSM_MAX_NODES];
+
 	if (!out || n < 0)
 		return -EINVAL;
-	return -DSM_ENOTSUP;
+	if (!dsm_rt)
+		return -DSM_ENOTINIT;
+	dsm_iv_vc(dsm_rt, vc);
+	memcpy(out, vc, sizeof(uint64_t) * (size_t)(n < dsm_rt->nnodes ? n : dsm_rt->nnodes));
+	return dsm_rt->nnodes;
 }
+
+/* TODO: checkpoints come with their own issue; until then these say so. */
 
 int dsm_checkpoint(void)
 {

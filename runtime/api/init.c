@@ -49,6 +49,7 @@ static void teardown(struct dsm_rt *rt)
 	dsm_fault_close(&rt->fault);
 	if (rt->proto)
 		rt->proto->fini(rt);
+	dsm_iv_fini(rt);
 	dsm_sync_fini(rt);
 	dsm_alloc_fini(rt);
 	dsm_dir_fini(&rt->dir);
@@ -101,6 +102,8 @@ int dsm_init(int *argc, char ***argv)
 		ret = dsm_alloc_init(rt);
 	if (ret == 0)
 		ret = dsm_sync_init(rt);
+	if (ret == 0)
+		ret = dsm_iv_init(rt);
 	if (ret == 0 && rt->self == 0 && rt->cfg.stats == DSM_STATS_FILE &&
 	    !(rt->stats_all = calloc((size_t)rt->nnodes, sizeof(*rt->stats_all))))
 		ret = -ENOMEM;

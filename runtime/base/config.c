@@ -198,8 +198,7 @@ int dsm_config_parse(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 	int i, ret;
 
 	memset(cfg, 0, sizeof(*cfg));
-	/* TODO: the default becomes release once release consistency lands (issue 3). */
-	cfg->consistency = DSM_SEQUENTIAL;
+	cfg->consistency = DSM_RELEASE;	/* API.md's default */
 	strcpy(cfg->transport, "tcp");
 	cfg->heap_size = 1ull << 30;
 	cfg->page_size = 4096;
@@ -210,6 +209,7 @@ int dsm_config_parse(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 	cfg->log_level = DSM_LOG_WARN;
 	cfg->heap_base = DSM_DEFAULT_HEAP_BASE;
 	cfg->home_block = 1;
+	cfg->first_touch = true;
 	cfg->poll_ns = 50000;
 	cfg->connect_timeout_ms = 30000;
 	cfg->listen_fd = -1;
@@ -296,6 +296,14 @@ int dsm_config_parse(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 			return bad("DSM_HOME_BLOCK", v, "expected a number of pages from 1 to 1048576");
 		cfg->home_block = (unsigned int)n;
 	}
+	if ((v = get("DSM_HOMES", ctx))) {
+		if (!strcmp(v, "first-touch"))
+			cfg->first_touch = true;
+		else if (!strcmp(v, "static"))
+			cfg->first_touch = false;
+		else
+			return bad("DSM_HOMES", v, "expected first-touch or static");
+	}
 	if ((v = get("DSM_CONNECT_TIMEOUT", ctx))) {
 		if (dsm_config_parse_uint(v, 3600, &n) < 0 || n == 0)
 			return bad("DSM_CONNECT_TIMEOUT", v, "expected seconds from 1 to 3600");
@@ -337,6 +345,7 @@ void dsm_config_settings(const struct dsm_config *cfg, struct dsm_job_settings *
 	out->page_size = cfg->page_size;
 	out->heap_base = cfg->heap_base;
 	out->home_block = cfg->home_block;
+	out->first_touch = cfg->first_touch;
 	out->consistency = (uint32_t)cfg->consistency;
 	out->num_nodes = (uint32_t)cfg->num_nodes;
 	out->stats_file = cfg->stats == DSM_STATS_FILE;
@@ -358,6 +367,7 @@ const char *dsm_config_settings_diff(const struct dsm_job_settings *a,
 	NUM(page_size, "DSM_PAGE_SIZE")
 	NUM(heap_base, "DSM_HEAP_BASE")
 	NUM(home_block, "DSM_HOME_BLOCK")
+	NUM(first_touch, "DSM_HOMES")
 	NUM(consistency, "DSM_CONSISTENCY")
 	NUM(stats_file, "DSM_STATS (a file path on some nodes only)")
 #undef NUM
@@ -377,7 +387,7 @@ const char *dsm_config_settings_diff(const struct dsm_job_settings *a,
 static const char *const known_vars[] = {
 	"DSM_CONSISTENCY", "DSM_TRANSPORT", "DSM_HEAP_SIZE", "DSM_PAGE_SIZE",
 	"DSM_FAULT_BACKEND", "DSM_NUMA", "DSM_STATS", "DSM_CHECKPOINT_DIR", "DSM_RESTART",
-	"DSM_LOG", "DSM_HEAP_BASE", "DSM_HOME_BLOCK", "DSM_POLL_US", "DSM_CONNECT_TIMEOUT",
+	"DSM_LOG", "DSM_HEAP_BASE", "DSM_HOME_BLOCK", "DSM_HOMES", "DSM_POLL_US", "DSM_CONNECT_TIMEOUT",
 	"DSM_NODE_ID", "DSM_NUM_NODES", "DSM_LOCAL_NODES", "DSM_LISTEN_FD", "DSM_NODE_HOST",
 	"DSM_ROOT_ADDR", "DSM_JOB_SECRET", NULL,
 };

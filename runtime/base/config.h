@@ -36,6 +36,7 @@ struct dsm_config {
 	/* libdsm's own tuning variables (documented in dsm(7)) */
 	uintptr_t heap_base;		/* DSM_HEAP_BASE */
 	unsigned int home_block;	/* DSM_HOME_BLOCK: pages per block of the home map */
+	bool first_touch;		/* DSM_HOMES=first-touch (relaxed models only) */
 	uint64_t poll_ns;		/* DSM_POLL_US: busy-poll before blocking */
 	unsigned int connect_timeout_ms;	/* DSM_CONNECT_TIMEOUT (seconds) */
 
@@ -63,6 +64,7 @@ struct dsm_job_settings {
 	uint32_t consistency;
 	uint32_t num_nodes;
 	uint32_t stats_file;		/* DSM_STATS names a file (node 0 gathers) */
+	uint32_t first_touch;		/* DSM_HOMES */
 	char transport[16];
 	char fault_backend[16];
 };

@@ -16,6 +16,7 @@
 #include "runtime/alloc/alloc.h"
 #include "runtime/base/config.h"
 #include "runtime/directory/directory.h"
+#include "runtime/sync/interval.h"
 #include "runtime/sync/sync.h"
 #include "runtime/transport/transport.h"
 
@@ -30,6 +31,10 @@ enum dsm_msg_type {
 	DSM_MSG_INV_ACK,	/* arg0 page; reader -> home */
 	DSM_MSG_READ_REPLY,	/* arg0 page, payload the page (empty: never written, zero); home -> requester */
 	DSM_MSG_WRITE_GRANT,	/* arg0 page, payload the page (empty: upgrade, or never written); home -> requester */
+	DSM_MSG_DIFFS,		/* payload {u32 page, u32 len, diff}...; writer -> home (relaxed.c) */
+	DSM_MSG_DIFF_ACK,	/* arg0 diffs applied; home -> writer */
+	DSM_MSG_HOME_REQ,	/* arg0 page, aux claimant; -> the page's manager (first-touch homes) */
+	DSM_MSG_HOME_IS,	/* arg0 page, aux its home; manager -> asker */
 	DSM_MSG_PROTO_LAST = DSM_WT_RUNTIME + 23,
 	/* synchronization */
 	DSM_MSG_LOCK_ACQ,	/* arg0 lock, arg1 token; -> manager */
@@ -37,6 +42,13 @@ enum dsm_msg_type {
 	DSM_MSG_LOCK_REL,	/* arg0 lock; holder -> manager */
 	DSM_MSG_BARRIER_ARRIVE,	/* arg0 epoch; -> node 0 */
 	DSM_MSG_BARRIER_DONE,	/* arg0 epoch; node 0 -> all */
+	/* sync messages carry the sender's vector time, then write notices
+	 * (interval.h); notices that do not fit go ahead in these */
+	DSM_MSG_NOTICES,	/* payload struct dsm_notice[] */
+	DSM_MSG_GC_REQ,		/* a node's notice log is past its bound; -> node 0 */
+	DSM_MSG_GC_QUERY,	/* node 0 -> all: send your vector time */
+	DSM_MSG_GC_VC,		/* payload vector time; -> node 0 */
+	DSM_MSG_GC_FLOOR,	/* payload the new floor; node 0 -> all */
 	/* memory and bookkeeping */
 	DSM_MSG_COLL_ALLOC,	/* arg0 sequence, arg1 address (0: out of heap); node 0 -> all */
 	DSM_MSG_FREE,		/* arg0 address; -> the arena's owner */
@@ -55,6 +67,7 @@ struct dsm_counters {
 	uint64_t diffs_created, diffs_applied, diff_bytes;
 	uint64_t lock_acquires, barriers;
 	uint64_t numa_migrations;
+	uint64_t twins, write_notices;
 };
 
 struct dsm_protocol_ops;
@@ -82,6 +95,8 @@ struct dsm_rt {
 	struct dsm_tp *tp;
 	const struct dsm_protocol_ops *proto;
 	struct dsm_sync sync;
+	struct dsm_intervals iv;	/* vector time and write notices */
+	void *relaxed;			/* state of the release and weak protocols */
 	struct dsm_alloc alloc;
 	struct dsm_counters counters;
 	struct dsm_deferred deferred;	/* messages the protocol answers later */
@@ -123,6 +138,9 @@ void dsm_rt_abort(struct dsm_rt *rt, const char *fmt, ...)
 
 /* The merged counters of the runtime and the transport. */
 void dsm_rt_stats(struct dsm_rt *rt, struct dsm_stats *out);
+
+/* service.c: the largest payload of any runtime message. */
+size_t dsm_rt_max_payload(const struct dsm_rt *rt);
 
 /* service.c: the service thread. */
 void dsm_service_params(struct dsm_rt *rt, struct dsm_tp_params *p);

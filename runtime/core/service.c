@@ -16,6 +16,7 @@
 #include "runtime/base/clock.h"
 #include "runtime/base/log.h"
 #include "runtime/core/rt.h"
+#include "runtime/protocol/diff.h"
 #include "runtime/protocol/protocol.h"
 
 void dsm_rt_send(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, uint64_t arg0,
@@ -80,7 +81,14 @@ static void dispatch(void *ctx, int src, const struct dsm_wire_hdr *h, const voi
 	case DSM_MSG_LOCK_REL:
 	case DSM_MSG_BARRIER_ARRIVE:
 	case DSM_MSG_BARRIER_DONE:
-		dsm_sync_on_message(rt, src, h);
+		dsm_sync_on_message(rt, src, h, payload);
+		return;
+	case DSM_MSG_NOTICES:
+	case DSM_MSG_GC_REQ:
+	case DSM_MSG_GC_QUERY:
+	case DSM_MSG_GC_VC:
+	case DSM_MSG_GC_FLOOR:
+		dsm_iv_on_message(rt, src, h, payload);
 		return;
 	case DSM_MSG_COLL_ALLOC:
 	case DSM_MSG_FREE:
@@ -137,12 +145,26 @@ static void *service_main(void *arg)
 	return NULL;
 }
 
+size_t dsm_rt_max_payload(const struct dsm_rt *rt)
+{
+	/* A page, a diff batch holding at least one diff of a page, sync
+	 * messages with a useful number of notices riding along. */
+	size_t max = 64 * 1024;
+
+	if (max < 2 * sizeof(uint32_t) + dsm_diff_bound(rt->heap.page_size))
+		max = 2 * sizeof(uint32_t) + dsm_diff_bound(rt->heap.page_size);
+	if (max < rt->heap.page_size)
+		max = rt->heap.page_size;
+	if (max < sizeof(struct dsm_stats))
+		max = sizeof(struct dsm_stats);
+	return max;
+}
+
 void dsm_service_params(struct dsm_rt *rt, struct dsm_tp_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->cfg = &rt->cfg;
-	p->max_payload = rt->heap.page_size > sizeof(struct dsm_stats) ?
-			 rt->heap.page_size : sizeof(struct dsm_stats);
+	p->max_payload = dsm_rt_max_payload(rt);
 	p->deliver = dispatch;
 	p->peer_lost = peer_lost;
 	p->ctx = rt;

@@ -14,7 +14,8 @@
 #define DSM_STATS_FIELDS(X) \
 	X(read_faults) X(write_faults) X(pages_fetched) X(pages_sent) X(invalidations) \
 	X(diffs_created) X(diffs_applied) X(diff_bytes) X(msgs_sent) X(msgs_recv) \
-	X(bytes_sent) X(bytes_recv) X(lock_acquires) X(barriers) X(numa_migrations)
+	X(bytes_sent) X(bytes_recv) X(lock_acquires) X(barriers) X(numa_migrations) \
+	X(twins) X(write_notices) X(notices_held)
 
 void dsm_rt_stats(struct dsm_rt *rt, struct dsm_stats *out)
 {
@@ -37,6 +38,9 @@ void dsm_rt_stats(struct dsm_rt *rt, struct dsm_stats *out)
 	out->lock_acquires = LOAD(c->lock_acquires);
 	out->barriers = LOAD(c->barriers);
 	out->numa_migrations = LOAD(c->numa_migrations);
+	out->twins = LOAD(c->twins);
+	out->write_notices = LOAD(c->write_notices);
+	out->notices_held = dsm_sync_notices_held(rt);
 #undef LOAD
 }
 

@@ -28,7 +28,9 @@ struct dsm_page_local {
 				 * under the page's stripe lock, together with mprotect */
 	uint8_t want;		/* enum dsm_prot requested and not yet granted, or 0;
 				 * set by the faulting thread, cleared by the grant */
-	uint16_t reserved;
+	uint16_t flags;		/* protocol-specific (relaxed.c: twin, dirty, ...) */
+	uint16_t home1;		/* relaxed models with first-touch homes: the
+				 * page's home + 1 once known here, else 0 */
 	uint32_t seq;		/* bumped on every grant: faulting threads futex-wait on it */
 	uint64_t hold_until_ns;	/* recalls and invalidations of this page wait until then:
 				 * set far at a grant, brought near once a faulting thread
@@ -49,6 +51,9 @@ struct dsm_dir_entry {
 	uint64_t copyset;	/* nodes with a valid copy (bit i = node i) */
 	uint64_t wait_read;	/* nodes whose read request waits for the transaction */
 	uint64_t wait_write;	/* nodes whose write request waits */
+	uint16_t ft_home1;	/* relaxed models with first-touch homes: the home
+				 * this node (the page's manager) gave the page + 1,
+				 * or 0 while no node has touched it */
 };
 
 struct dsm_dir {

@@ -133,7 +133,12 @@ dsm_consistency_t dsm_consistency(void);
 
 /**
  * Copy this node's vector time into out[0..n-1].
- * @return dsm_num_nodes(), or a negative code (-EINVAL, -DSM_ENOTSUP).
+ * Entry i counts the intervals of node i that happen before now (an
+ * interval ends at every acquire and release); it only grows, and lock
+ * grants and barriers carry it, so after an acquire it is at least the
+ * releaser's at the release.
+ * @return dsm_num_nodes() (entries beyond n are not copied), or a negative
+ * code (-EINVAL, -DSM_ENOTINIT).
  */
 int dsm_vclock(uint64_t *out, int n);
 
@@ -156,6 +161,11 @@ struct dsm_stats {
 	uint64_t msgs_sent, msgs_recv, bytes_sent, bytes_recv;
 	uint64_t lock_acquires, barriers;
 	uint64_t numa_migrations;
+	uint64_t twins;                          /* twins made (first write to a page in an interval) */
+	uint64_t write_notices;                  /* write notices this node created */
+	uint64_t notices_held;                   /* gauge, not a counter: write notices this
+	                                          * node keeps now (its log, the records of
+	                                          * the locks it manages); stays bounded */
 };
 /** This node's counters since dsm_init.  @return 0, -EINVAL (NULL), -DSM_ENOTINIT. */
 int dsm_get_stats(struct dsm_stats *out);

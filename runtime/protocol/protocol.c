@@ -6,6 +6,8 @@
 
 static const struct dsm_protocol_ops *const dsm_protocols[] = {
 	&dsm_sequential_ops,
+	&dsm_release_ops,
+	&dsm_weak_ops,
 };
 
 const struct dsm_protocol_ops *dsm_protocol_find(dsm_consistency_t model)
@@ -13,8 +15,7 @@ const struct dsm_protocol_ops *dsm_protocol_find(dsm_consistency_t model)
 	for (size_t i = 0; i < ARRAY_SIZE(dsm_protocols); i++)
 		if (dsm_protocols[i]->model == model)
 			return dsm_protocols[i];
-	/* TODO: release and weak consistency are their own issue (#3). */
-	dsm_err("DSM_CONSISTENCY=%s: not supported yet in this version; use "
-		"DSM_CONSISTENCY=sequential", dsm_consistency_name(model));
+	dsm_err("DSM_CONSISTENCY=%s: not supported in this version",
+		dsm_consistency_name(model));
 	return NULL;
 }

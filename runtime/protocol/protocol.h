@@ -9,6 +9,10 @@
 #ifndef DSM_PROTOCOL_H
 #define DSM_PROTOCOL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "kernel-shim/fault/fault.h"
 #include "runtime/core/rt.h"
 
@@ -31,17 +35,34 @@ struct dsm_protocol_ops {
 	 * Must not block; ends the process on a malformed message. */
 	void (*on_message)(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *hdr,
 			   const void *payload);
-	/* Application thread, at every acquire (lock acquire, barrier exit,
-	 * dsm_acquire) and release (lock release, barrier entry,
-	 * dsm_release). */
-	void (*acquire)(struct dsm_rt *rt);
-	void (*release)(struct dsm_rt *rt);
+	/*
+	 * Application thread, at every acquire (lock acquire, barrier exit,
+	 * dsm_acquire), with iv.op and iv.lock held (interval.c): make the
+	 * writes named by the notices this node had not seen visible here
+	 * (under release consistency: invalidate their pages).  all: a bare
+	 * dsm_acquire(), which carries no notices, so every cached copy must
+	 * go.  Must not wait for the network.
+	 */
+	void (*acquire)(struct dsm_rt *rt, const struct dsm_notice *unseen, size_t n, bool all);
+	/*
+	 * Application thread, at every release (lock release, barrier entry,
+	 * dsm_release), with iv.op held: publish this node's writes and
+	 * return the pages written since the last release (valid until the
+	 * next one), for the interval's write notices.
+	 */
+	void (*release)(struct dsm_rt *rt, const uint32_t **written, size_t *n);
 	/*
 	 * Service thread, before it waits for messages: answer the deferred
 	 * messages that are due.  Returns when the next one is due
 	 * (dsm_now_ns() time), or 0 if none waits.
 	 */
 	uint64_t (*tick)(struct dsm_rt *rt);
+	/* The node holding the master copy of page (dsm_home_node());
+	 * application thread, may ask the network. */
+	int (*home_of)(struct dsm_rt *rt, size_t page);
+	/* Weak consistency: an acquire is a release too (interval.c runs
+	 * release before acquire). */
+	bool publish_at_acquire;
 };
 
 /*
@@ -51,5 +72,7 @@ struct dsm_protocol_ops {
 const struct dsm_protocol_ops *dsm_protocol_find(dsm_consistency_t model);
 
 extern const struct dsm_protocol_ops dsm_sequential_ops;
+extern const struct dsm_protocol_ops dsm_release_ops;
+extern const struct dsm_protocol_ops dsm_weak_ops;
 
 #endif /* DSM_PROTOCOL_H */

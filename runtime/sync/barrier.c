@@ -2,6 +2,7 @@
 /* barrier.c - a centralized barrier at node 0 (see sync.h). */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "runtime/base/compiler.h"
 #include "runtime/base/futex.h"
@@ -15,7 +16,9 @@ int dsm_sync_init(struct dsm_rt *rt)
 	pthread_mutex_init(&s->lock, NULL);
 	s->mgr = calloc(DSM_MAX_LOCKS, sizeof(*s->mgr));
 	s->held = calloc(DSM_MAX_LOCKS, sizeof(*s->held));
-	if (!s->mgr || !s->held) {
+	s->held_vc = calloc(DSM_MAX_LOCKS, sizeof(*s->held_vc));
+	s->bar_arrive_vc = calloc((size_t)rt->nnodes * (size_t)rt->nnodes, sizeof(uint64_t));
+	if (!s->mgr || !s->held || !s->held_vc || !s->bar_arrive_vc) {
 		dsm_sync_fini(rt);
 		return -ENOMEM;
 	}
@@ -28,25 +31,49 @@ void dsm_sync_fini(struct dsm_rt *rt)
 {
 	struct dsm_sync *s = &rt->sync;
 
-	if (s->mgr) {
-		for (int i = 0; i < DSM_MAX_LOCKS; i++) {
-			while (s->mgr[i].head) {
-				struct dsm_lock_request *r = s->mgr[i].head;
-
-				s->mgr[i].head = r->next;
-				free(r);
-			}
-		}
-	}
+	dsm_lock_fini(rt);
 	free(s->mgr);
 	free(s->held);
+	free(s->held_vc);
+	free(s->bar_arrive_vc);
+	dsm_notices_free(&s->bar_nv);
+	dsm_notices_free(&s->bar_result.nv);
 	s->mgr = NULL;
 	s->held = NULL;
+	s->held_vc = NULL;
+	s->bar_arrive_vc = NULL;
 }
 
-/* Node 0: count an arrival; release everyone when all are in.
- * sync.lock held. */
-static void arrive_locked(struct dsm_rt *rt, int src, uint64_t epoch)
+/*
+ * Node 0, all are in: send each node the merged vector time and the
+ * arrivals' notices it has not seen; keep its own share in bar_result.
+ * sync.lock held.
+ */
+static void release_all_locked(struct dsm_rt *rt, uint64_t epoch)
+{
+	struct dsm_sync *s = &rt->sync;
+
+	for (int n = 0; n < rt->nnodes; n++) {
+		struct dsm_notices nv = { 0 };
+
+		if (dsm_notices_unseen(&s->bar_nv, &s->bar_arrive_vc[(size_t)n * rt->nnodes], n,
+				       &nv) < 0)
+			dsm_rt_abort(rt, "out of memory for a barrier's notices");
+		if (n == 0) {
+			memcpy(s->bar_result.vc, s->bar_vc, sizeof(s->bar_vc));
+			s->bar_result.nv = nv;
+			continue;
+		}
+		dsm_iv_send(rt, n, DSM_MSG_BARRIER_DONE, 0, epoch, 0, s->bar_vc, &nv);
+		dsm_notices_free(&nv);
+	}
+	s->bar_nv.n = 0;
+	memset(s->bar_vc, 0, sizeof(s->bar_vc));
+}
+
+/* Node 0: count an arrival with its vector time and notices; release
+ * everyone when all are in.  sync.lock held. */
+static void arrive_locked(struct dsm_rt *rt, int src, uint64_t epoch, const struct dsm_sync_info *a)
 {
 	struct dsm_sync *s = &rt->sync;
 	uint32_t done = s->barrier_done;
@@ -56,57 +83,83 @@ static void arrive_locked(struct dsm_rt *rt, int src, uint64_t epoch)
 	 * word that holds the last one done, so 2^32 barriers wrap cleanly. */
 	if ((uint32_t)epoch != done + 1 && (uint32_t)epoch != done + 2)
 		dsm_rt_protocol_error(rt, src, "a barrier arrival for an unexpected epoch", epoch);
+	for (int n = 0; n < rt->nnodes; n++) {
+		if (a->vc[n] > s->bar_vc[n])
+			s->bar_vc[n] = a->vc[n];
+		s->bar_arrive_vc[(size_t)src * rt->nnodes + n] = a->vc[n];
+	}
+	for (size_t i = 0; i < a->nv.n; i++)
+		if (dsm_notices_push(&s->bar_nv, a->nv.v[i].node, a->nv.v[i].page, a->nv.v[i].seq) < 0)
+			dsm_rt_abort(rt, "out of memory for a barrier's notices");
 	if (++s->arrived[epoch & 1] < rt->nnodes)
 		return;
 	if ((uint32_t)epoch != done + 1)
 		dsm_rt_protocol_error(rt, src, "a barrier completing out of order", epoch);
 	s->arrived[epoch & 1] = 0;
-	for (int n = 1; n < rt->nnodes; n++)
-		dsm_rt_send(rt, n, DSM_MSG_BARRIER_DONE, 0, epoch, 0, NULL, 0);
+	release_all_locked(rt, epoch);
 	__atomic_store_n(&s->barrier_done, (uint32_t)epoch, __ATOMIC_RELEASE);
 	dsm_futex_wake_all(&s->barrier_done);
 }
 
+/*
+ * A barrier is a release and an acquire for every node: arrive with this
+ * node's vector time and the notices of its own intervals since the last
+ * barrier, leave with everyone's.
+ */
 void dsm_sync_barrier(struct dsm_rt *rt)
 {
 	struct dsm_sync *s = &rt->sync;
+	struct dsm_sync_info a = { .vc = { 0 } };
 	uint64_t epoch;
 	uint32_t seen;
 
-	rt->proto->release(rt);
+	dsm_iv_release(rt);
+	if (dsm_iv_collect(rt, NULL, true, &a.nv) < 0)
+		dsm_rt_abort(rt, "out of memory for write notices");
+	dsm_iv_vc(rt, a.vc);
 	pthread_mutex_lock(&s->lock);
 	epoch = ++s->barrier_epoch;
 	if (rt->self == 0)
-		arrive_locked(rt, 0, epoch);
+		arrive_locked(rt, 0, epoch, &a);
 	else
-		dsm_rt_send(rt, 0, DSM_MSG_BARRIER_ARRIVE, 0, epoch, 0, NULL, 0);
+		dsm_iv_send(rt, 0, DSM_MSG_BARRIER_ARRIVE, 0, epoch, 0, a.vc, &a.nv);
 	pthread_mutex_unlock(&s->lock);
+	dsm_notices_free(&a.nv);
 	while ((seen = __atomic_load_n(&s->barrier_done, __ATOMIC_ACQUIRE)) != (uint32_t)epoch)
 		dsm_wait_change(&s->barrier_done, seen, rt->spin_ns);
 	dsm_count(rt->counters.barriers, 1);
-	rt->proto->acquire(rt);
+	/* bar_result is ours until we arrive at the next barrier. */
+	dsm_iv_acquire(rt, &s->bar_result);
+	dsm_iv_barrier_done(rt, s->bar_result.vc);
+	dsm_notices_free(&s->bar_result.nv);
 }
 
-void dsm_sync_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
+void dsm_sync_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
+			 const void *payload)
 {
 	struct dsm_sync *s = &rt->sync;
+	struct dsm_sync_info info;
 
 	switch (h->type) {
 	case DSM_MSG_LOCK_ACQ:
 	case DSM_MSG_LOCK_GRANT:
 	case DSM_MSG_LOCK_REL:
-		dsm_lock_on_message(rt, src, h);
+		dsm_lock_on_message(rt, src, h, payload);
 		return;
 	case DSM_MSG_BARRIER_ARRIVE:
-		if (rt->self != 0 || h->len)
+		if (rt->self != 0)
 			dsm_rt_protocol_error(rt, src, "a barrier arrival at a node other than 0", h->arg0);
+		dsm_iv_parse(rt, src, h, payload, &info);
 		pthread_mutex_lock(&s->lock);
-		arrive_locked(rt, src, h->arg0);
+		arrive_locked(rt, src, h->arg0, &info);
 		pthread_mutex_unlock(&s->lock);
+		dsm_notices_free(&info.nv);
 		return;
 	case DSM_MSG_BARRIER_DONE:
 		if (src != 0 || (uint32_t)h->arg0 != s->barrier_done + 1)
 			dsm_rt_protocol_error(rt, src, "an unexpected barrier release", h->arg0);
+		dsm_iv_parse(rt, src, h, payload, &info);
+		s->bar_result = info;
 		__atomic_store_n(&s->barrier_done, (uint32_t)h->arg0, __ATOMIC_RELEASE);
 		dsm_futex_wake_all(&s->barrier_done);
 		return;

@@ -2,6 +2,7 @@
 /* lock.c - distributed locks with a manager per lock (see sync.h). */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "runtime/base/compiler.h"
 #include "runtime/base/futex.h"
@@ -14,8 +15,10 @@ static int manager_of(struct dsm_rt *rt, unsigned int lock_id)
 	return (int)(lock_id % (unsigned int)rt->nnodes);
 }
 
-/* Wake the local thread whose token was granted.  sync.lock held. */
-static void wake_waiter_locked(struct dsm_rt *rt, int src, unsigned int lock_id, uint64_t token)
+/* Wake the local thread whose token was granted; it takes the grant's
+ * vector time and notices (moved into its waiter).  sync.lock held. */
+static void wake_waiter_locked(struct dsm_rt *rt, int src, unsigned int lock_id, uint64_t token,
+			       struct dsm_sync_info *grant)
 {
 	struct dsm_lock_waiter **pp = &rt->sync.waiters;
 
@@ -25,6 +28,9 @@ static void wake_waiter_locked(struct dsm_rt *rt, int src, unsigned int lock_id,
 		if (w->token == token) {
 			*pp = w->next;
 			rt->sync.held[lock_id] = true;
+			memcpy(w->grant.vc, grant->vc, sizeof(grant->vc));
+			w->grant.nv = grant->nv;
+			grant->nv = (struct dsm_notices){ 0 };
 			__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 			dsm_futex_wake_all(&w->done);
 			return;
@@ -33,24 +39,40 @@ static void wake_waiter_locked(struct dsm_rt *rt, int src, unsigned int lock_id,
 	dsm_rt_protocol_error(rt, src, "a lock grant nobody here asked for", lock_id);
 }
 
-/* Manager: hand the lock to node (maybe this one).  sync.lock held. */
-static void grant_locked(struct dsm_rt *rt, unsigned int lock_id, int node, uint64_t token)
+/*
+ * Manager: hand the lock to node (maybe this one), with the lock's vector
+ * time and the notices of its record that node has not seen (its vector
+ * time when it asked: it has only grown since, so at worst it gets some
+ * twice).  sync.lock held.
+ */
+static void grant_locked(struct dsm_rt *rt, unsigned int lock_id, int node, uint64_t token,
+			 const uint64_t *node_vc)
 {
-	rt->sync.mgr[lock_id].holder = node;
+	struct dsm_lock_mgr *m = &rt->sync.mgr[lock_id];
+	struct dsm_sync_info g = { .vc = { 0 } };
+
+	m->holder = node;
+	if (m->vc)
+		memcpy(g.vc, m->vc, sizeof(uint64_t) * (size_t)rt->nnodes);
+	if (dsm_notices_unseen(&m->nv, node_vc, node, &g.nv) < 0)
+		dsm_rt_abort(rt, "out of memory for a lock grant");
 	if (node == rt->self)
-		wake_waiter_locked(rt, node, lock_id, token);
+		wake_waiter_locked(rt, node, lock_id, token, &g);
 	else
-		dsm_rt_send(rt, node, DSM_MSG_LOCK_GRANT, 0, lock_id, token, NULL, 0);
+		dsm_iv_send(rt, node, DSM_MSG_LOCK_GRANT, 0, lock_id, token, g.vc, &g.nv);
+	dsm_notices_free(&g.nv);
 }
 
-/* Manager: a request from node.  sync.lock held.  0 or -ENOMEM. */
-static int request_locked(struct dsm_rt *rt, unsigned int lock_id, int node, uint64_t token)
+/* Manager: a request from node with its vector time.  sync.lock held.
+ * 0 or -ENOMEM. */
+static int request_locked(struct dsm_rt *rt, unsigned int lock_id, int node, uint64_t token,
+			  const uint64_t *node_vc)
 {
 	struct dsm_lock_mgr *m = &rt->sync.mgr[lock_id];
 	struct dsm_lock_request *r;
 
 	if (m->holder < 0) {
-		grant_locked(rt, lock_id, node, token);
+		grant_locked(rt, lock_id, node, token, node_vc);
 		return 0;
 	}
 	r = malloc(sizeof(*r));
@@ -59,6 +81,7 @@ static int request_locked(struct dsm_rt *rt, unsigned int lock_id, int node, uin
 	r->node = node;
 	r->token = token;
 	r->next = NULL;
+	memcpy(r->vc, node_vc, sizeof(uint64_t) * (size_t)rt->nnodes);
 	if (m->tail)
 		m->tail->next = r;
 	else
@@ -67,21 +90,58 @@ static int request_locked(struct dsm_rt *rt, unsigned int lock_id, int node, uin
 	return 0;
 }
 
-/* Manager: node released the lock; grant the next in FIFO order. */
-static void release_locked(struct dsm_rt *rt, unsigned int lock_id, int node)
+/*
+ * Manager: take what a release carried into the lock's record: the
+ * notices the record does not have yet (seq at or above the record's own
+ * vector time), and the releaser's vector time.  Notices below the floor
+ * are known everywhere and go every 4096 new ones.  sync.lock
+ * held.
+ */
+static void record_locked(struct dsm_rt *rt, unsigned int lock_id, const struct dsm_sync_info *rel)
+{
+	struct dsm_lock_mgr *m = &rt->sync.mgr[lock_id];
+	uint64_t floor[DSM_MAX_NODES];
+
+	if (!m->vc) {
+		m->vc = calloc((size_t)rt->nnodes, sizeof(uint64_t));
+		if (!m->vc)
+			dsm_rt_abort(rt, "out of memory for a lock's record");
+	}
+	for (size_t i = 0; i < rel->nv.n; i++) {
+		const struct dsm_notice *x = &rel->nv.v[i];
+
+		if (x->seq >= m->vc[x->node] &&
+		    dsm_notices_push(&m->nv, x->node, x->page, x->seq) < 0)
+			dsm_rt_abort(rt, "out of memory for a lock's record");
+	}
+	for (int n = 0; n < rt->nnodes; n++)
+		if (rel->vc[n] > m->vc[n])
+			m->vc[n] = rel->vc[n];
+	if (m->nv.n > m->pruned_n + 4096) {
+		dsm_iv_floor(rt, floor);
+		dsm_notices_prune(&m->nv, floor);
+		m->pruned_n = m->nv.n;
+	}
+}
+
+/* Manager: node released the lock; grant the next in FIFO order.
+ * sync.lock held. */
+static void release_locked(struct dsm_rt *rt, unsigned int lock_id, int node,
+			   const struct dsm_sync_info *rel)
 {
 	struct dsm_lock_mgr *m = &rt->sync.mgr[lock_id];
 	struct dsm_lock_request *r = m->head;
 
 	if (m->holder != node)
 		dsm_rt_protocol_error(rt, node, "a release of a lock it does not hold", lock_id);
+	record_locked(rt, lock_id, rel);
 	m->holder = -1;
 	if (!r)
 		return;
 	m->head = r->next;
 	if (!m->head)
 		m->tail = NULL;
-	grant_locked(rt, lock_id, r->node, r->token);
+	grant_locked(rt, lock_id, r->node, r->token, r->vc);
 	free(r);
 }
 
@@ -89,17 +149,30 @@ int dsm_sync_lock_acquire(struct dsm_rt *rt, unsigned int lock_id)
 {
 	struct dsm_lock_waiter w = { .done = 0 };
 	int mgr = manager_of(rt, lock_id), ret = 0;
+	uint64_t vc[DSM_MAX_NODES];
+	uint64_t *held_vc;
 
 	if (lock_id >= DSM_MAX_LOCKS)
 		return -EINVAL;
+	held_vc = rt->sync.held_vc[lock_id];
+	if (!held_vc) {
+		held_vc = calloc((size_t)rt->nnodes, sizeof(uint64_t));
+		if (!held_vc)
+			return -ENOMEM;
+	}
+	dsm_iv_vc(rt, vc);
 	pthread_mutex_lock(&rt->sync.lock);
+	if (!rt->sync.held_vc[lock_id])
+		rt->sync.held_vc[lock_id] = held_vc;
+	else if (rt->sync.held_vc[lock_id] != held_vc)
+		free(held_vc);	/* another thread installed one meanwhile */
 	w.token = ++rt->sync.next_token;
 	w.next = rt->sync.waiters;
 	rt->sync.waiters = &w;
 	if (mgr == rt->self)
-		ret = request_locked(rt, lock_id, rt->self, w.token);
+		ret = request_locked(rt, lock_id, rt->self, w.token, vc);
 	else
-		dsm_rt_send(rt, mgr, DSM_MSG_LOCK_ACQ, 0, lock_id, w.token, NULL, 0);
+		dsm_iv_send(rt, mgr, DSM_MSG_LOCK_ACQ, 0, lock_id, w.token, vc, NULL);
 	if (ret < 0) {
 		/* Not queued anywhere: unlink our waiter before it goes out of scope. */
 		struct dsm_lock_waiter **pp = &rt->sync.waiters;
@@ -113,13 +186,18 @@ int dsm_sync_lock_acquire(struct dsm_rt *rt, unsigned int lock_id)
 		return ret;
 	dsm_wait_change(&w.done, 0, rt->spin_ns);
 	dsm_count(rt->counters.lock_acquires, 1);
-	rt->proto->acquire(rt);
+	/* What the lock's record has now, our release need not send again.
+	 * Only the holder touches it, and we hold the lock. */
+	memcpy(rt->sync.held_vc[lock_id], w.grant.vc, sizeof(uint64_t) * (size_t)rt->nnodes);
+	dsm_iv_acquire(rt, &w.grant);
+	dsm_notices_free(&w.grant.nv);
 	return 0;
 }
 
 int dsm_sync_lock_release(struct dsm_rt *rt, unsigned int lock_id)
 {
 	int mgr = manager_of(rt, lock_id);
+	struct dsm_sync_info rel = { .vc = { 0 } };
 
 	if (lock_id >= DSM_MAX_LOCKS)
 		return -EINVAL;
@@ -132,41 +210,83 @@ int dsm_sync_lock_release(struct dsm_rt *rt, unsigned int lock_id)
 	pthread_mutex_unlock(&rt->sync.lock);
 
 	/* Publish this node's writes before the next holder can see the
-	 * grant. */
-	rt->proto->release(rt);
+	 * grant; then tell the manager what the next holder must see. */
+	dsm_iv_release(rt);
+	if (dsm_iv_collect(rt, rt->sync.held_vc[lock_id], false, &rel.nv) < 0)
+		dsm_rt_abort(rt, "out of memory for write notices");
+	dsm_iv_vc(rt, rel.vc);
 
 	pthread_mutex_lock(&rt->sync.lock);
 	if (mgr == rt->self)
-		release_locked(rt, lock_id, rt->self);
+		release_locked(rt, lock_id, rt->self, &rel);
 	else
-		dsm_rt_send(rt, mgr, DSM_MSG_LOCK_REL, 0, lock_id, 0, NULL, 0);
+		dsm_iv_send(rt, mgr, DSM_MSG_LOCK_REL, 0, lock_id, 0, rel.vc, &rel.nv);
 	pthread_mutex_unlock(&rt->sync.lock);
+	dsm_notices_free(&rel.nv);
 	return 0;
 }
 
+uint64_t dsm_sync_notices_held(struct dsm_rt *rt)
+{
+	struct dsm_sync *s = &rt->sync;
+	uint64_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->bar_nv.n;
+	for (int i = 0; i < DSM_MAX_LOCKS; i++)
+		n += s->mgr[i].nv.n;
+	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&rt->iv.lock);
+	n += rt->iv.log.n;
+	pthread_mutex_unlock(&rt->iv.lock);
+	return n;
+}
+
+void dsm_lock_fini(struct dsm_rt *rt)
+{
+	struct dsm_sync *s = &rt->sync;
+
+	for (int i = 0; s->mgr && i < DSM_MAX_LOCKS; i++) {
+		while (s->mgr[i].head) {
+			struct dsm_lock_request *r = s->mgr[i].head;
+
+			s->mgr[i].head = r->next;
+			free(r);
+		}
+		free(s->mgr[i].vc);
+		dsm_notices_free(&s->mgr[i].nv);
+	}
+	for (int i = 0; s->held_vc && i < DSM_MAX_LOCKS; i++)
+		free(s->held_vc[i]);
+}
+
 /* Service thread: lock messages. */
-void dsm_lock_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
+void dsm_lock_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
+			 const void *payload)
 {
 	unsigned int lock_id = (unsigned int)h->arg0;
+	struct dsm_sync_info info;
 
-	if (h->arg0 >= DSM_MAX_LOCKS || h->len)
+	if (h->arg0 >= DSM_MAX_LOCKS)
 		dsm_rt_protocol_error(rt, src, "a malformed lock message", h->arg0);
 	if (h->type != DSM_MSG_LOCK_GRANT && manager_of(rt, lock_id) != rt->self)
 		dsm_rt_protocol_error(rt, src, "a lock message for a lock not managed here", lock_id);
+	if (h->type == DSM_MSG_LOCK_GRANT && manager_of(rt, lock_id) != src)
+		dsm_rt_protocol_error(rt, src, "a lock grant from a non-manager", lock_id);
+	dsm_iv_parse(rt, src, h, payload, &info);
 	pthread_mutex_lock(&rt->sync.lock);
 	switch (h->type) {
 	case DSM_MSG_LOCK_ACQ:
-		if (request_locked(rt, lock_id, src, h->arg1) < 0)
+		if (request_locked(rt, lock_id, src, h->arg1, info.vc) < 0)
 			dsm_rt_abort(rt, "out of memory queueing a lock request");
 		break;
 	case DSM_MSG_LOCK_GRANT:
-		if (manager_of(rt, lock_id) != src)
-			dsm_rt_protocol_error(rt, src, "a lock grant from a non-manager", lock_id);
-		wake_waiter_locked(rt, src, lock_id, h->arg1);
+		wake_waiter_locked(rt, src, lock_id, h->arg1, &info);
 		break;
 	case DSM_MSG_LOCK_REL:
-		release_locked(rt, lock_id, src);
+		release_locked(rt, lock_id, src, &info);
 		break;
 	}
 	pthread_mutex_unlock(&rt->sync.lock);
+	dsm_notices_free(&info.nv);
 }

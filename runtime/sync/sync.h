@@ -8,6 +8,10 @@
  * -DSM_ENOTHELD.
  * Barriers: centralized at node 0, which releases everyone once all nodes
  * have arrived at the same epoch.
+ * Every lock and barrier message carries vector time and write notices
+ * (interval.h): a release sends the manager what the next holder must
+ * see, the manager keeps it in the lock's record and hands the holder's
+ * successor the part it has not seen.
  */
 #ifndef DSM_SYNC_H
 #define DSM_SYNC_H
@@ -17,6 +21,7 @@
 #include <stdint.h>
 
 #include "dsm.h"
+#include "runtime/sync/interval.h"
 #include "runtime/transport/wire.h"
 
 struct dsm_rt;
@@ -26,6 +31,7 @@ struct dsm_lock_waiter {
 	uint32_t done;			/* 0 -> 1 when granted; futex word */
 	uint64_t token;			/* names this waiter in the grant */
 	struct dsm_lock_waiter *next;	/* in dsm_sync.waiters */
+	struct dsm_sync_info grant;	/* what the grant carried */
 };
 
 /* A request queued at the lock's manager. */
@@ -33,18 +39,25 @@ struct dsm_lock_request {
 	int node;
 	uint64_t token;
 	struct dsm_lock_request *next;
+	uint64_t vc[DSM_MAX_NODES];	/* the requester's vector time */
 };
 
 /* Manager-side state of a lock managed by this node. */
 struct dsm_lock_mgr {
 	int holder;				/* node holding it, or -1 */
 	struct dsm_lock_request *head, *tail;	/* FIFO of waiting requests */
+	uint64_t *vc;				/* the lock's vector time: what its
+						 * releasers knew (NULL: zero) */
+	struct dsm_notices nv;			/* their notices above the floor */
+	size_t pruned_n;			/* nv.n after the last pruning */
 };
 
 struct dsm_sync {
 	pthread_mutex_t lock;		/* guards everything below */
 	struct dsm_lock_mgr *mgr;	/* DSM_MAX_LOCKS entries (only ours used) */
 	bool *held;			/* DSM_MAX_LOCKS: this node holds lock i */
+	uint64_t **held_vc;		/* DSM_MAX_LOCKS: the lock's vector time at our
+					 * grant (what its record already has) */
 	struct dsm_lock_waiter *waiters;	/* this node's threads awaiting grants */
 	uint64_t next_token;
 
@@ -52,6 +65,10 @@ struct dsm_sync {
 	uint64_t barrier_epoch;		/* barriers this node has entered */
 	uint32_t barrier_done;		/* last epoch released (low 32 bits; futex word) */
 	int arrived[2];			/* node 0: arrivals for epoch parity */
+	uint64_t bar_vc[DSM_MAX_NODES];	/* node 0: merged vector time of the arrivals */
+	uint64_t *bar_arrive_vc;	/* node 0: N x N, each arrival's vector time */
+	struct dsm_notices bar_nv;	/* node 0: the arrivals' notices */
+	struct dsm_sync_info bar_result; /* what the barrier's release carried */
 };
 
 int dsm_sync_init(struct dsm_rt *rt);
@@ -62,8 +79,14 @@ int dsm_sync_lock_release(struct dsm_rt *rt, unsigned int lock_id);
 void dsm_sync_barrier(struct dsm_rt *rt);
 
 /* Service thread: DSM_MSG_LOCK_* and DSM_MSG_BARRIER_*. */
-void dsm_sync_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h);
+void dsm_sync_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
+			 const void *payload);
 /* Service thread: DSM_MSG_LOCK_* (lock.c). */
-void dsm_lock_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h);
+void dsm_lock_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
+			 const void *payload);
+/* The write notices kept by this node's sync state and log (a gauge). */
+uint64_t dsm_sync_notices_held(struct dsm_rt *rt);
+/* lock.c: free the locks' records and queues. */
+void dsm_lock_fini(struct dsm_rt *rt);
 
 #endif /* DSM_SYNC_H */

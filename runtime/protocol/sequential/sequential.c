@@ -501,11 +501,30 @@ static void seq_fini(struct dsm_rt *rt)
 
 /*
  * Every access is already globally ordered by the page protocol, so a
- * synchronization point only has to order this thread's own accesses.
+ * synchronization point only has to order this thread's own accesses; no
+ * write notices (every write invalidated the other copies already).
  */
-static void seq_fence(struct dsm_rt *rt)
+static void seq_acquire(struct dsm_rt *rt, const struct dsm_notice *unseen, size_t n, bool all)
 {
+	(void)rt;
+	(void)unseen;
+	(void)n;
+	(void)all;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static void seq_release(struct dsm_rt *rt, const uint32_t **written, size_t *n)
+{
+	(void)rt;
+	*written = NULL;
+	*n = 0;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* Sequential consistency always uses the fixed home map. */
+static int seq_home_of(struct dsm_rt *rt, size_t page)
+{
+	return dsm_dir_home(&rt->dir, page);
 }
 
 const struct dsm_protocol_ops dsm_sequential_ops = {
@@ -515,7 +534,8 @@ const struct dsm_protocol_ops dsm_sequential_ops = {
 	.fini       = seq_fini,
 	.fault      = seq_fault,
 	.on_message = seq_on_message,
-	.acquire    = seq_fence,
-	.release    = seq_fence,
+	.acquire    = seq_acquire,
+	.release    = seq_release,
 	.tick       = seq_tick,
+	.home_of    = seq_home_of,
 };

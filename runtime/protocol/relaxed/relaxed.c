@@ -1,0 +1,667 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * relaxed.c - release and weak consistency: home-based multiple writers.
+ *
+ * The data path the two relaxed models share (HLRC: Zhou, Iftode and Li,
+ * OSDI 1996; the self-invalidation of weak consistency follows ArgoDSM,
+ * Kaxiras et al., HPDC 2015):
+ *
+ *  - The home's copy of a page is the master.  A node that is not the home
+ *    fetches a copy on a read or write fault and keeps it until an acquire
+ *    says it is stale.  There is no owner and no recall: any number of
+ *    nodes may write one page at once.
+ *  - The first write to a cached page in an interval makes a twin.  At the
+ *    release the page is write-protected again and the bytes that differ
+ *    from the twin (diff.h) go to the home, which applies them and
+ *    acknowledges; the release completes only when every diff is
+ *    acknowledged, so a node that learns of the interval afterwards and
+ *    fetches the page from its home gets those bytes.
+ *  - The home writes its own pages in place.  Under release consistency
+ *    it must know which of them an interval wrote, for the write notices,
+ *    but only for pages another node has fetched since its last release
+ *    (SHARED): a copy fetched later has the writes already.  So the home
+ *    write-protects a page when a node fetches it, and after the release
+ *    that publishes its notice lets it be written freely again.
+ *  - Release consistency (release.c): an acquire invalidates exactly the
+ *    pages named by write notices this node had not seen (interval.c).
+ *  - Weak consistency (weak.c): every synchronization point publishes the
+ *    node's diffs and drops every cached copy; no notices are kept.
+ *
+ * A cached copy whose fetch was in flight when it became stale is
+ * fetched again when its reply arrives (REFETCH): the home may have
+ * answered before the diffs the acquire is about were applied.
+ *
+ * Homes (DSM_HOMES): with first-touch, the default, a page's home is the
+ * first node that touches it, as in ArgoDSM: a node that initializes its
+ * part of the data becomes its home and then writes it in place, with no
+ * twins or diffs, where a fixed map would have half of every node's
+ * writes travel as diffs.  The fixed map (dsm_dir_home) still names each
+ * page's manager, which hands out the home: the first request claims it,
+ * and a node learns a page's home once, when it first faults on it.
+ * With DSM_HOMES=static the fixed map is the home.
+ *
+ * Locks, in order: iv.op, iv.lock (interval.h), a page's stripe lock, then
+ * rx->lock (the written list and the cache set).  The fault path runs in
+ * signal context: it takes page and rx locks, never allocates.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "runtime/base/compiler.h"
+#include "runtime/base/futex.h"
+#include "runtime/base/log.h"
+#include "runtime/protocol/diff.h"
+#include "runtime/protocol/relaxed/relaxed.h"
+
+/* dsm_page_local.flags bits */
+#define RX_TWIN		1u	/* a twin holds the page as of the interval's first write */
+#define RX_DIRTY	2u	/* on the written list of the current interval */
+#define RX_REFETCH	4u	/* the fetch in flight may bring stale data: ask again */
+#define RX_HOMEQ	8u	/* the page's manager was asked for its home */
+#define RX_WRITTEN	16u	/* at the home: written at least once (else zero everywhere) */
+#define RX_SHARED	32u	/* at the home: fetched by a node since the last release */
+
+struct rx_batch {
+	char *buf;		/* {u32 page, u32 len, diff} entries for one home */
+	size_t len;
+};
+
+struct relaxed {
+	bool weak;
+	bool first_touch;		/* DSM_HOMES=first-touch */
+	size_t ps;			/* page size */
+	char *twins;			/* twin of page p at twins + p * ps (reserved, not committed) */
+	uint32_t *written[2];		/* pages written in the interval; the other list is
+					 * the last release's, handed to interval.c */
+	int cur;
+	size_t nwritten;
+	uint32_t *cached;		/* non-home pages with a copy or a fetch in flight */
+	uint32_t *cache_pos;		/* per page: its index in cached + 1, or 0 */
+	size_t ncached;
+	pthread_mutex_t lock;		/* written, cached, cache_pos */
+	struct rx_batch *batch;		/* per home, filled at a release (iv.op held) */
+	char *scratch;			/* one encoded diff (iv.op held) */
+	size_t max_batch;
+	uint32_t acks_pending;		/* DIFFS messages not yet acknowledged; futex word */
+};
+
+static struct relaxed *rx_of(struct dsm_rt *rt)
+{
+	return rt->relaxed;
+}
+
+/* Virtual memory that is committed only where touched. */
+static void *reserve(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* The home of a page this node has a copy of or a request for (known
+ * here), or -1 if this node never touched it.  Page lock held. */
+static int known_home_locked(struct dsm_rt *rt, size_t page)
+{
+	if (!rx_of(rt)->first_touch)
+		return dsm_dir_home(&rt->dir, page);
+	return rt->dir.local[page].home1 - 1;
+}
+
+static void set_prot_locked(struct dsm_rt *rt, size_t page, enum dsm_prot prot)
+{
+	struct dsm_page_local *pl = &rt->dir.local[page];
+
+	if (pl->prot != prot) {
+		dsm_fault_protect(&rt->fault, page, 1, prot);
+		pl->prot = (uint8_t)prot;
+	}
+}
+
+/* Page lock held (rx->lock is taken inside). */
+static void add_written_locked(struct relaxed *rx, struct dsm_page_local *pl, size_t page)
+{
+	if (pl->flags & RX_DIRTY)
+		return;
+	pl->flags |= RX_DIRTY;
+	pthread_mutex_lock(&rx->lock);
+	rx->written[rx->cur][rx->nwritten++] = (uint32_t)page;
+	pthread_mutex_unlock(&rx->lock);
+}
+
+static void cache_add_locked(struct relaxed *rx, size_t page)
+{
+	pthread_mutex_lock(&rx->lock);
+	if (!rx->cache_pos[page]) {
+		rx->cached[rx->ncached++] = (uint32_t)page;
+		rx->cache_pos[page] = (uint32_t)rx->ncached;
+	}
+	pthread_mutex_unlock(&rx->lock);
+}
+
+static void cache_remove_locked(struct relaxed *rx, size_t page)
+{
+	uint32_t pos, last;
+
+	pthread_mutex_lock(&rx->lock);
+	pos = rx->cache_pos[page];
+	if (pos) {
+		last = rx->cached[--rx->ncached];
+		rx->cached[pos - 1] = last;
+		rx->cache_pos[last] = pos;
+		rx->cache_pos[page] = 0;
+	}
+	pthread_mutex_unlock(&rx->lock);
+}
+
+static void send_diffs(struct dsm_rt *rt, int home, const void *buf, size_t len)
+{
+	struct relaxed *rx = rx_of(rt);
+
+	__atomic_add_fetch(&rx->acks_pending, 1, __ATOMIC_ACQ_REL);
+	dsm_rt_send(rt, home, DSM_MSG_DIFFS, 0, 0, 0, buf, len);
+}
+
+/*
+ * Encode page's diff against its twin and drop the twin.  The caller has
+ * write-protected the page (or taken it away), so the bytes are final.
+ * Returns the length in rx->scratch + 8 (after the entry header), 0 if
+ * nothing changed.  Page lock and iv.op held.
+ */
+static size_t make_diff_locked(struct dsm_rt *rt, size_t page)
+{
+	struct relaxed *rx = rx_of(rt);
+	struct dsm_page_local *pl = &rt->dir.local[page];
+	uint32_t hdr[2];
+	size_t len;
+
+	pl->flags &= ~RX_TWIN;
+	len = dsm_diff_create(dsm_heap_rt_page(&rt->heap, page), rx->twins + page * rx->ps,
+			      rx->ps, rx->scratch + sizeof(hdr));
+	if (!len)
+		return 0;
+	hdr[0] = (uint32_t)page;
+	hdr[1] = (uint32_t)len;
+	memcpy(rx->scratch, hdr, sizeof(hdr));
+	dsm_count(rt->counters.diffs_created, 1);
+	dsm_count(rt->counters.diff_bytes, len);
+	return len + sizeof(hdr);
+}
+
+/* Add the entry in rx->scratch to home's batch, sending the batch first
+ * if it has no room.  iv.op held. */
+static void batch_add(struct dsm_rt *rt, int home, size_t len)
+{
+	struct relaxed *rx = rx_of(rt);
+	struct rx_batch *b = &rx->batch[home];
+
+	if (b->len + len > rx->max_batch) {
+		send_diffs(rt, home, b->buf, b->len);
+		b->len = 0;
+	}
+	memcpy(b->buf + b->len, rx->scratch, len);
+	b->len += len;
+}
+
+/*
+ * Take a cached copy away (an acquire found it stale, or weak consistency
+ * drops everything).  Its unpublished writes go to the home first, on the
+ * same channel as the refetch that will follow, so the home applies them
+ * before it answers; the page stays on the written list for its notice.
+ * A fetch in flight is asked again when its reply comes.  Page lock and
+ * iv.op held.
+ */
+static void invalidate_locked(struct dsm_rt *rt, size_t page, int home)
+{
+	struct relaxed *rx = rx_of(rt);
+	struct dsm_page_local *pl = &rt->dir.local[page];
+	size_t len;
+
+	if (pl->prot == DSM_PROT_NONE) {
+		if (pl->want)
+			pl->flags |= RX_REFETCH;
+		return;
+	}
+	set_prot_locked(rt, page, DSM_PROT_NONE);
+	if ((pl->flags & RX_TWIN) && (len = make_diff_locked(rt, page)))
+		send_diffs(rt, home, rx->scratch, len);
+	dsm_count(rt->counters.invalidations, 1);
+	cache_remove_locked(rx, page);
+}
+
+/* Every cached copy goes.  iv.op held. */
+static void drop_all(struct dsm_rt *rt)
+{
+	struct relaxed *rx = rx_of(rt);
+	size_t i, page;
+
+	pthread_mutex_lock(&rx->lock);
+	i = rx->ncached;
+	pthread_mutex_unlock(&rx->lock);
+	/*
+	 * From the end: removing entry i moves the last entry into i, and
+	 * the entries below i stay where they are.  Pages the fault path adds
+	 * meanwhile were fetched after this acquire began and may stay.
+	 */
+	while (i-- > 0) {
+		pthread_mutex_lock(&rx->lock);
+		page = i < rx->ncached ? rx->cached[i] : SIZE_MAX;
+		pthread_mutex_unlock(&rx->lock);
+		if (page == SIZE_MAX)
+			continue;
+		dsm_dir_lock(&rt->dir, page);
+		invalidate_locked(rt, page, known_home_locked(rt, page));
+		dsm_dir_unlock(&rt->dir, page);
+	}
+}
+
+/*
+ * The home of a page, asking its manager the first time (claimant: the
+ * node that becomes home if nobody has touched the page yet).  Page lock
+ * held; waits (dropping it) for the manager's answer.
+ */
+static int home_locked(struct dsm_rt *rt, size_t page, int claimant)
+{
+	struct relaxed *rx = rx_of(rt);
+	struct dsm_page_local *pl = &rt->dir.local[page];
+	int mgr = dsm_dir_home(&rt->dir, page);
+	uint32_t seq;
+
+	if (!rx->first_touch)
+		return mgr;
+	while (!pl->home1) {
+		if (mgr == rt->self) {
+			struct dsm_dir_entry *e = dsm_dir_entry_locked(&rt->dir, page);
+
+			if (!e->ft_home1)
+				e->ft_home1 = (uint16_t)(claimant + 1);
+			pl->home1 = e->ft_home1;
+			break;
+		}
+		seq = pl->seq;
+		if (!(pl->flags & RX_HOMEQ)) {
+			pl->flags |= RX_HOMEQ;
+			dsm_rt_send(rt, mgr, DSM_MSG_HOME_REQ, (uint32_t)claimant, page, 0, NULL, 0);
+		}
+		if (pl->seq == seq) {
+			dsm_dir_unlock(&rt->dir, page);
+			dsm_wait_change(&pl->seq, seq, rt->spin_ns);
+			dsm_dir_lock(&rt->dir, page);
+		}
+	}
+	return pl->home1 - 1;
+}
+
+/* dsm_home_node(): a page nobody touched yet is pinned to its manager,
+ * so that the answer stays true.  Application thread. */
+int dsm_rx_home_of(struct dsm_rt *rt, size_t page)
+{
+	int home;
+
+	dsm_dir_lock(&rt->dir, page);
+	home = home_locked(rt, page, dsm_dir_home(&rt->dir, page));
+	dsm_dir_unlock(&rt->dir, page);
+	return home;
+}
+
+/*
+ * The fault path.  Application thread, signal context: no malloc, no
+ * stdio.  A home page needs no message; elsewhere a missing copy is
+ * fetched once per node however many threads fault on it, and a write to
+ * a copy makes its twin.
+ */
+int dsm_rx_fault(struct dsm_rt *rt, size_t page, enum dsm_access access)
+{
+	struct relaxed *rx = rx_of(rt);
+	struct dsm_page_local *pl = &rt->dir.local[page];
+	uint32_t seq;
+	int home;
+
+	dsm_dir_lock(&rt->dir, page);
+	home = home_locked(rt, page, rt->self);
+	if (access == DSM_ACCESS_UNKNOWN)	/* a fault on a readable page is a write */
+		access = pl->prot >= DSM_PROT_READ ? DSM_ACCESS_WRITE : DSM_ACCESS_READ;
+	if (access == DSM_ACCESS_WRITE)
+		dsm_count(rt->counters.write_faults, 1);
+	else
+		dsm_count(rt->counters.read_faults, 1);
+
+	if (home == rt->self) {
+		if (access == DSM_ACCESS_WRITE) {
+			/* The home's memory is the master: written in place,
+			 * and no longer zero for fetches. */
+			pl->flags |= RX_WRITTEN;
+			if (pl->flags & RX_SHARED)
+				add_written_locked(rx, pl, page);
+			set_prot_locked(rt, page, DSM_PROT_RW);
+		} else if (pl->prot == DSM_PROT_NONE) {
+			set_prot_locked(rt, page, DSM_PROT_READ);
+		}
+		dsm_dir_unlock(&rt->dir, page);
+		return 0;
+	}
+
+	while (pl->prot == DSM_PROT_NONE) {
+		seq = pl->seq;
+		if (!pl->want) {
+			pl->want = DSM_PROT_READ;
+			cache_add_locked(rx, page);
+			dsm_rt_send(rt, home, DSM_MSG_READ_REQ, 0, page, 0, NULL, 0);
+		}
+		if (pl->seq == seq) {
+			dsm_dir_unlock(&rt->dir, page);
+			dsm_wait_change(&pl->seq, seq, rt->spin_ns);
+			dsm_dir_lock(&rt->dir, page);
+		}
+	}
+	if (access == DSM_ACCESS_WRITE && pl->prot == DSM_PROT_READ) {
+		memcpy(rx->twins + page * rx->ps, dsm_heap_rt_page(&rt->heap, page), rx->ps);
+		pl->flags |= RX_TWIN;
+		dsm_count(rt->counters.twins, 1);
+		add_written_locked(rx, pl, page);
+		set_prot_locked(rt, page, DSM_PROT_RW);
+	}
+	dsm_dir_unlock(&rt->dir, page);
+	return 0;
+}
+
+/*
+ * Publish: write-protect every page written in the interval, send the
+ * diffs of the cached ones to their homes in one batch per home, wait for
+ * every acknowledgement.  iv.op held.
+ */
+void dsm_rx_publish(struct dsm_rt *rt, const uint32_t **written, size_t *count)
+{
+	struct relaxed *rx = rx_of(rt);
+	uint32_t *list;
+	size_t n, i, len;
+	uint32_t pending;
+
+	pthread_mutex_lock(&rx->lock);
+	list = rx->written[rx->cur];
+	n = rx->nwritten;
+	rx->cur ^= 1;
+	rx->nwritten = 0;
+	pthread_mutex_unlock(&rx->lock);
+
+	for (i = 0; i < n; i++) {
+		size_t page = list[i];
+		struct dsm_page_local *pl = &rt->dir.local[page];
+		int home;
+
+		dsm_dir_lock(&rt->dir, page);
+		home = known_home_locked(rt, page);	/* known: it was written here */
+		pl->flags &= ~RX_DIRTY;
+		if (home == rt->self) {
+			/* This release's notice covers every copy fetched so
+			 * far: writable without faults until the next fetch. */
+			pl->flags &= ~RX_SHARED;
+		} else if (pl->prot == DSM_PROT_RW) {
+			set_prot_locked(rt, page, DSM_PROT_READ);
+			if ((pl->flags & RX_TWIN) && (len = make_diff_locked(rt, page)))
+				batch_add(rt, home, len);
+		}
+		dsm_dir_unlock(&rt->dir, page);
+	}
+	for (int node = 0; node < rt->nnodes; node++) {
+		if (rx->batch[node].len) {
+			send_diffs(rt, node, rx->batch[node].buf, rx->batch[node].len);
+			rx->batch[node].len = 0;
+		}
+	}
+	while ((pending = __atomic_load_n(&rx->acks_pending, __ATOMIC_ACQUIRE)) != 0)
+		dsm_wait_change(&rx->acks_pending, pending, rt->spin_ns);
+	*written = list;
+	*count = n;
+}
+
+void dsm_rx_invalidate(struct dsm_rt *rt, const struct dsm_notice *unseen, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t page = unseen[i].page;
+		int home;
+
+		dsm_dir_lock(&rt->dir, page);
+		home = known_home_locked(rt, page);
+		/* The master copy has every published write; a page never
+		 * touched here has no copy to take away. */
+		if (home >= 0 && home != rt->self)
+			invalidate_locked(rt, page, home);
+		dsm_dir_unlock(&rt->dir, page);
+	}
+}
+
+void dsm_rx_drop_all(struct dsm_rt *rt)
+{
+	drop_all(rt);
+}
+
+/*
+ * A request or a diff for page from src: this node must be its home.
+ * Under first-touch homes src learned that from the page's manager, whose
+ * answer to this node may still be on its way: the request proves it.
+ * Page lock held.
+ */
+static void check_home_locked(struct dsm_rt *rt, int src, size_t page)
+{
+	struct dsm_page_local *pl = &rt->dir.local[page];
+
+	if (rx_of(rt)->first_touch && !pl->home1)
+		pl->home1 = (uint16_t)(rt->self + 1);
+	if (known_home_locked(rt, page) != rt->self)
+		dsm_rt_protocol_error(rt, src, "a request for a page not homed here", page);
+}
+
+/* Home: apply a batch of diffs from src, then acknowledge it. */
+static void apply_diffs(struct dsm_rt *rt, int src, const char *p, size_t len)
+{
+	size_t count = 0;
+
+	while (len) {
+		uint32_t hdr[2];
+		size_t page;
+
+		if (len < sizeof(hdr))
+			dsm_rt_protocol_error(rt, src, "a truncated diff batch", len);
+		memcpy(hdr, p, sizeof(hdr));
+		page = hdr[0];
+		if (page >= rt->dir.npages)
+			dsm_rt_protocol_error(rt, src, "a page number beyond the heap", page);
+		if (hdr[1] > len - sizeof(hdr))
+			dsm_rt_protocol_error(rt, src, "a truncated diff", hdr[1]);
+		dsm_dir_lock(&rt->dir, page);
+		check_home_locked(rt, src, page);
+		/* The home's own threads may be using the page: a diff holds
+		 * only bytes they do not touch in a data-race-free program,
+		 * and memcpy stores no byte outside a run. */
+		if (dsm_diff_apply(dsm_heap_rt_page(&rt->heap, page), rt->heap.page_size,
+				   p + sizeof(hdr), hdr[1]) < 0)
+			dsm_rt_protocol_error(rt, src, "a malformed diff", page);
+		rt->dir.local[page].flags |= RX_WRITTEN;
+		dsm_dir_unlock(&rt->dir, page);
+		dsm_count(rt->counters.diffs_applied, 1);
+		p += sizeof(hdr) + hdr[1];
+		len -= sizeof(hdr) + hdr[1];
+		count++;
+	}
+	dsm_rt_send(rt, src, DSM_MSG_DIFF_ACK, 0, count, 0, NULL, 0);
+}
+
+static size_t check_page(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
+{
+	if (h->arg0 >= rt->dir.npages)
+		dsm_rt_protocol_error(rt, src, "a page number beyond the heap", h->arg0);
+	return h->arg0;
+}
+
+/* Service thread. */
+void dsm_rx_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
+		       const void *payload)
+{
+	struct relaxed *rx = rx_of(rt);
+	struct dsm_page_local *pl;
+	bool written;
+	size_t page;
+	int home;
+
+	switch (h->type) {
+	case DSM_MSG_READ_REQ:
+		page = check_page(rt, src, h);
+		dsm_dir_lock(&rt->dir, page);
+		check_home_locked(rt, src, page);
+		pl = &rt->dir.local[page];
+		/* From now on this node's writes to the page need notices
+		 * (release consistency): catch the next one.  Writes before
+		 * the protection are in the copy we send. */
+		if (!rx->weak && !(pl->flags & RX_SHARED)) {
+			pl->flags |= RX_SHARED;
+			if (pl->prot == DSM_PROT_RW && !(pl->flags & RX_DIRTY))
+				set_prot_locked(rt, page, DSM_PROT_READ);
+		}
+		/* A page nobody ever wrote is zero everywhere: no data. */
+		written = pl->flags & RX_WRITTEN;
+		if (written)
+			dsm_count(rt->counters.pages_sent, 1);
+		dsm_rt_send(rt, src, DSM_MSG_READ_REPLY, 0, page, 0,
+			    written ? dsm_heap_rt_page(&rt->heap, page) : NULL,
+			    written ? rt->heap.page_size : 0);
+		dsm_dir_unlock(&rt->dir, page);
+		return;
+
+	case DSM_MSG_READ_REPLY:
+		page = check_page(rt, src, h);
+		if (h->len != rt->heap.page_size && h->len != 0)
+			dsm_rt_protocol_error(rt, src, "a page message of the wrong length", h->len);
+		dsm_dir_lock(&rt->dir, page);
+		pl = &rt->dir.local[page];
+		if (known_home_locked(rt, page) != src)
+			dsm_rt_protocol_error(rt, src, "a page from a node that is not its home", page);
+		if (!pl->want || pl->prot != DSM_PROT_NONE)
+			dsm_rt_protocol_error(rt, src, "a page this node did not ask for", page);
+		if (pl->flags & RX_REFETCH) {
+			pl->flags &= ~RX_REFETCH;
+			dsm_rt_send(rt, src, DSM_MSG_READ_REQ, 0, page, 0, NULL, 0);
+			dsm_dir_unlock(&rt->dir, page);
+			return;
+		}
+		/* This node's view of the page is closed while we fill it.
+		 * An empty reply: never written, and so still zero here. */
+		if (h->len) {
+			memcpy(dsm_heap_rt_page(&rt->heap, page), payload, rt->heap.page_size);
+			dsm_count(rt->counters.pages_fetched, 1);
+		}
+		set_prot_locked(rt, page, DSM_PROT_READ);
+		pl->want = 0;
+		__atomic_store_n(&pl->seq, pl->seq + 1, __ATOMIC_RELEASE);
+		dsm_futex_wake_all(&pl->seq);
+		dsm_dir_unlock(&rt->dir, page);
+		return;
+
+	case DSM_MSG_HOME_REQ:
+		/* At the page's manager: the first claim makes the home. */
+		page = check_page(rt, src, h);
+		if (!rx->first_touch || dsm_dir_home(&rt->dir, page) != rt->self ||
+		    h->aux >= (uint32_t)rt->nnodes)
+			dsm_rt_protocol_error(rt, src, "a home request this node cannot answer", page);
+		dsm_dir_lock(&rt->dir, page);
+		home = home_locked(rt, page, (int)h->aux);
+		dsm_rt_send(rt, src, DSM_MSG_HOME_IS, (uint32_t)home, page, 0, NULL, 0);
+		dsm_dir_unlock(&rt->dir, page);
+		return;
+
+	case DSM_MSG_HOME_IS:
+		page = check_page(rt, src, h);
+		if (!rx->first_touch || dsm_dir_home(&rt->dir, page) != src ||
+		    h->aux >= (uint32_t)rt->nnodes)
+			dsm_rt_protocol_error(rt, src, "a home answer from a non-manager", page);
+		dsm_dir_lock(&rt->dir, page);
+		pl = &rt->dir.local[page];
+		if (!(pl->flags & RX_HOMEQ) || (pl->home1 && pl->home1 != h->aux + 1))
+			dsm_rt_protocol_error(rt, src, "a home answer nobody asked for", page);
+		pl->flags &= ~RX_HOMEQ;
+		pl->home1 = (uint16_t)(h->aux + 1);
+		__atomic_store_n(&pl->seq, pl->seq + 1, __ATOMIC_RELEASE);
+		dsm_futex_wake_all(&pl->seq);
+		dsm_dir_unlock(&rt->dir, page);
+		return;
+
+	case DSM_MSG_DIFFS:
+		apply_diffs(rt, src, payload, h->len);
+		return;
+
+	case DSM_MSG_DIFF_ACK:
+		if (!__atomic_load_n(&rx->acks_pending, __ATOMIC_ACQUIRE))
+			dsm_rt_protocol_error(rt, src, "an acknowledgement of no diff", h->arg0);
+		if (__atomic_sub_fetch(&rx->acks_pending, 1, __ATOMIC_ACQ_REL) == 0)
+			dsm_futex_wake_all(&rx->acks_pending);
+		return;
+	}
+	dsm_rt_protocol_error(rt, src, "a message type this consistency model does not use",
+			      h->type);
+}
+
+int dsm_rx_init(struct dsm_rt *rt, bool weak)
+{
+	struct relaxed *rx = calloc(1, sizeof(*rx));
+	size_t npages = rt->dir.npages;
+
+	if (!rx)
+		return -ENOMEM;
+	rt->relaxed = rx;
+	rx->weak = weak;
+	rx->first_touch = rt->cfg.first_touch;
+	rx->ps = rt->heap.page_size;
+	pthread_mutex_init(&rx->lock, NULL);
+	rx->twins = reserve(npages * rx->ps);
+	rx->written[0] = reserve(npages * sizeof(uint32_t));
+	rx->written[1] = reserve(npages * sizeof(uint32_t));
+	rx->cached = reserve(npages * sizeof(uint32_t));
+	rx->cache_pos = reserve(npages * sizeof(uint32_t));
+	rx->max_batch = dsm_rt_max_payload(rt);
+	rx->scratch = malloc(2 * sizeof(uint32_t) + dsm_diff_bound(rx->ps));
+	rx->batch = calloc((size_t)rt->nnodes, sizeof(*rx->batch));
+	if (!rx->twins || !rx->written[0] || !rx->written[1] || !rx->cached || !rx->cache_pos ||
+	    !rx->scratch || !rx->batch)
+		goto nomem;
+	for (int n = 0; n < rt->nnodes; n++)
+		if (n != rt->self && !(rx->batch[n].buf = malloc(rx->max_batch)))
+			goto nomem;
+	return 0;
+nomem:
+	dsm_err("cannot reserve twins and page lists for %zu pages", npages);
+	dsm_rx_fini(rt);
+	return -ENOMEM;
+}
+
+void dsm_rx_fini(struct dsm_rt *rt)
+{
+	struct relaxed *rx = rx_of(rt);
+	size_t npages = rt->dir.npages;
+
+	if (!rx)
+		return;
+	if (rx->twins)
+		munmap(rx->twins, npages * rx->ps);
+	for (int i = 0; i < 2; i++)
+		if (rx->written[i])
+			munmap(rx->written[i], npages * sizeof(uint32_t));
+	if (rx->cached)
+		munmap(rx->cached, npages * sizeof(uint32_t));
+	if (rx->cache_pos)
+		munmap(rx->cache_pos, npages * sizeof(uint32_t));
+	for (int n = 0; rx->batch && n < rt->nnodes; n++)
+		free(rx->batch[n].buf);
+	free(rx->batch);
+	free(rx->scratch);
+	free(rx);
+	rt->relaxed = NULL;
+}
+
+/* Nothing is ever deferred: no owner, no recall. */
+uint64_t dsm_rx_tick(struct dsm_rt *rt)
+{
+	(void)rt;
+	return 0;
+}
