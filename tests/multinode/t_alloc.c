@@ -26,6 +26,7 @@
 #endif
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,7 @@ static void test_collective_and_queries(struct block *tab, char *ctl)
 {
 	uint64_t *coll = (uint64_t *)ctl;	/* one word per node */
 	int local = 0, h, h0, n, k;
+	bool static_homes;
 	char *hp;
 
 	/* Same pointer everywhere: everybody writes its own view of ctl. */
@@ -144,7 +146,10 @@ static void test_collective_and_queries(struct block *tab, char *ctl)
 		fail("dsm_home_node(private address) = %d, expected -EINVAL",
 		     dsm_home_node(&local));
 
-	/* Homes of consecutive pages go round the nodes (page index mod N). */
+	/* Homes of consecutive pages go round the nodes (page index mod N),
+	 * unless they are chosen by first touch. */
+	static_homes = dsm_consistency() == DSM_SEQUENTIAL ||
+		       (getenv("DSM_HOMES") && !strcmp(getenv("DSM_HOMES"), "static"));
 	hp = dsm_alloc_collective((nodes + 1) * ps);
 	check_new(hp, (nodes + 1) * ps, "dsm_alloc_collective");
 	check_zero((unsigned char *)hp, (nodes + 1) * ps, "dsm_alloc_collective");
@@ -155,10 +160,29 @@ static void test_collective_and_queries(struct block *tab, char *ctl)
 			fail("dsm_home_node(page %d) = %d, not a node", k, h);
 		if (dsm_home_node(hp + k * ps + ps - 1) != h)
 			fail("dsm_home_node differs within one page");
-		if (!getenv("DSM_HOME_BLOCK") && h != (h0 + k) % nodes)
+		if (static_homes && !getenv("DSM_HOME_BLOCK") && h != (h0 + k) % nodes)
 			fail("home of page %d after an allocation's first is %d, "
 			     "expected %d (page index modulo %d)", k, h,
 			     (h0 + k) % nodes, nodes);
+	}
+	dsm_barrier();
+	if (static_homes)
+		return;
+
+	/*
+	 * First-touch homes (release and weak consistency by default): node
+	 * k writes page k of a fresh allocation before anyone touches it, so
+	 * it becomes that page's home, and every node agrees.
+	 */
+	hp = dsm_alloc_collective(nodes * ps);
+	check_new(hp, nodes * ps, "dsm_alloc_collective");
+	hp[me * ps] = (char)(me + 1);
+	dsm_barrier();
+	for (k = 0; k < nodes; k++) {
+		if ((h = dsm_home_node(hp + k * ps)) != k)
+			fail("first-touch home of page %d (written first by node %d) is %d", k, k, h);
+		if (hp[k * ps] != (char)(k + 1))
+			fail("page %d holds %d, expected %d", k, hp[k * ps], k + 1);
 	}
 	dsm_barrier();
 }

@@ -87,7 +87,7 @@ echo "netns: $N nodes on $prefix.0/24, netem delay per link: $DELAY, root $root"
 run "lock-protected counter across namespaces" 120 "$bindir/t_counter"
 run "false sharing across namespaces" 120 "$bindir/t_falseshare"
 run "jacobi bit for bit across namespaces" 180 "$bindir/t_jacobi"
-run "plain-store flag across namespaces" 120 "$bindir/t_flag"
+DSM_CONSISTENCY=sequential run "plain-store flag across namespaces" 120 "$bindir/t_flag"
 
 # Strangers on the network: one sends garbage to node 0's listener, one a
 # well-formed HELLO claiming to be node 1 but cannot prove the secret.

@@ -252,12 +252,8 @@ START_TEST(test_parse_defaults)
 
 	memset(&cfg, 0x5a, sizeof(cfg));	/* parse must set every field it reads */
 	ck_assert_int_eq(parse_vars(&cfg, NULL), 0);
-	/*
-	 * API.md documents release as the default; the code keeps sequential
-	 * until release consistency lands (the TODO in config.c, issue 3).
-	 * This assertion changes with it.
-	 */
-	ck_assert_int_eq(cfg.consistency, DSM_SEQUENTIAL);
+	ck_assert_int_eq(cfg.consistency, DSM_RELEASE);	/* API.md's default */
+	ck_assert(cfg.first_touch);
 	ck_assert_str_eq(cfg.transport, "tcp");
 	ck_assert_uint_eq(cfg.heap_size, 1ull << 30);
 	ck_assert_uint_eq(cfg.page_size, 4096);
@@ -411,6 +407,10 @@ START_TEST(test_parse_tuning)
 	ck_assert_int_eq(parse1(&cfg, "DSM_HEAP_BASE", "0x10000"), 0);
 	ck_assert(cfg.heap_base == 0x10000);
 
+	ck_assert_int_eq(parse1(&cfg, "DSM_HOMES", "static"), 0);
+	ck_assert(!cfg.first_touch);
+	ck_assert_int_eq(parse1(&cfg, "DSM_HOMES", "first-touch"), 0);
+	ck_assert(cfg.first_touch);
 	ck_assert_int_eq(parse1(&cfg, "DSM_HOME_BLOCK", "1"), 0);
 	ck_assert_uint_eq(cfg.home_block, 1);
 	ck_assert_int_eq(parse1(&cfg, "DSM_HOME_BLOCK", "16"), 0);
@@ -472,6 +472,8 @@ START_TEST(test_parse_bad_values)
 		{ "DSM_HEAP_BASE", "0x800000000000" },	/* not a user address */
 		{ "DSM_HEAP_BASE", "0x1000zz" },
 		{ "DSM_HEAP_BASE", "99999999999999999999999" },
+		{ "DSM_HOMES", "first_touch" },
+		{ "DSM_HOMES", "" },
 		{ "DSM_HOME_BLOCK", "0" },
 		{ "DSM_HOME_BLOCK", "1048577" },
 		{ "DSM_HOME_BLOCK", "-1" },
@@ -781,7 +783,7 @@ START_TEST(test_load_double_dash_stops)
 	clear_job_env();
 	ck_assert_int_eq(dsm_config_load(&cfg, &argc, &argv), 0);
 	ck_assert_int_eq(cfg.log_level, DSM_LOG_ERROR);	/* before "--": consumed */
-	ck_assert_int_eq(cfg.consistency, DSM_SEQUENTIAL);	/* after it: the program's */
+	ck_assert_int_eq(cfg.consistency, DSM_RELEASE);	/* after it: the program's */
 	ck_assert_uint_eq(cfg.page_size, 4096);
 
 	/*
@@ -958,7 +960,7 @@ START_TEST(test_load_unknown_option)
 	/* An unknown DSM_* variable only draws a warning. */
 	setenv("DSM_CONSISTANCY", "weak", 1);
 	ck_assert_int_eq(dsm_config_load(&cfg, NULL, NULL), 0);
-	ck_assert_int_eq(cfg.consistency, DSM_SEQUENTIAL);
+	ck_assert_int_eq(cfg.consistency, DSM_RELEASE);
 }
 END_TEST
 

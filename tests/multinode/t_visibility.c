@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * t_visibility - when each consistency model makes a write visible.
+ *
+ * usage: t_visibility        (3 nodes or more; fewer: skipped)
+ *
+ * Node 0 writes x under lock 1; node 1 then takes lock 1 and must see it,
+ * under every model.  Node 2 has a copy of x's page from before, and
+ * synchronizes with nobody who saw the write (the nodes order their steps
+ * through files, outside the DSM, so that no DSM synchronization passes
+ * the write along).  What node 2 reads then tells the models apart:
+ *
+ *                                 sequential  release  weak
+ *   read with no synchronization      new       old     old
+ *   after an unrelated lock           new       old     new
+ *   after a bare dsm_acquire()        new       new     new
+ *   after taking lock 1               new       new     new
+ *
+ * Sequential consistency invalidated node 2's copy before the write
+ * completed.  Release consistency is lazy and precise: only an acquire
+ * whose notices name the page takes it away (a bare fence has no notices
+ * and drops every copy).  Weak consistency drops every copy at every
+ * synchronization point.  The relaxed rows check the implementation's
+ * laziness too: an eager protocol would also be correct, but would not be
+ * the protocol of dsm(7).
+ *
+ * Exit 0 on success, 77 with fewer than 3 nodes, 1 with one line on
+ * stderr naming what was wrong.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <dsm.h>
+
+#include "t_common.h"
+
+const char prog[] = "t_visibility";
+
+static char dir[64];
+
+/* Steps are files in a directory of the launcher's pid (every node of a
+ * dsmrun job is its child). */
+static void post(const char *step)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, step);
+	if (!(f = fopen(path, "w")))
+		fail("cannot create %s: %s", path, strerror(errno));
+	fclose(f);
+}
+
+static void await(const char *step)
+{
+	struct timespec ts = { 0, 1000000 };
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, step);
+	for (int i = 0; access(path, F_OK) != 0; i++) {
+		if (i > 60000)
+			fail("step %s never came", step);
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void expect(volatile uint64_t *x, uint64_t want, const char *when)
+{
+	if (*x != want)
+		fail("%s consistency, %s: x = %llu, expected %llu (%s)",
+		     dsm_consistency() == DSM_SEQUENTIAL ? "sequential" :
+		     dsm_consistency() == DSM_RELEASE ? "release" : "weak", when,
+		     (unsigned long long)*x, (unsigned long long)want,
+		     want == 2 ? "the new value" : "the old value");
+}
+
+int main(int argc, char **argv)
+{
+	dsm_consistency_t model;
+	volatile uint64_t *x;
+	int rc, me;
+
+	rc = dsm_init(&argc, &argv);
+	if (rc) {
+		fprintf(stderr, "%s: dsm_init: %s\n", prog, dsm_strerror(rc));
+		return 1;
+	}
+	if (dsm_num_nodes() < 3) {
+		if (dsm_node_id() == 0)
+			printf("%s: skipped: needs 3 nodes\n", prog);
+		dsm_finalize();
+		return 77;
+	}
+	me = dsm_node_id();
+	model = dsm_consistency();
+	snprintf(dir, sizeof(dir), "/tmp/t_visibility.%d", (int)getppid());
+	x = dsm_alloc_collective(dsm_page_size());
+	if (!x)
+		fail("dsm_alloc_collective: %s", strerror(errno));
+	if (me == 0) {
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			fail("mkdir %s: %s", dir, strerror(errno));
+		*x = 1;
+	}
+	dsm_barrier();
+
+	if (me == 0) {
+		await("cached");
+		dsm_lock_acquire(1);
+		*x = 2;
+		dsm_lock_release(1);
+		post("written");
+	} else if (me == 1) {
+		await("written");
+		dsm_lock_acquire(1);
+		expect(x, 2, "the next holder of the lock");
+		dsm_lock_release(1);
+		post("seen");
+	} else if (me == 2) {
+		/* After the last barrier: weak consistency drops copies at
+		 * every synchronization point. */
+		expect(x, 1, "before the write");
+		post("cached");
+		await("seen");
+		expect(x, model == DSM_SEQUENTIAL ? 2 : 1, "with no synchronization");
+		dsm_lock_acquire(7);
+		dsm_lock_release(7);
+		expect(x, model == DSM_RELEASE ? 1 : 2, "after an unrelated lock");
+		dsm_acquire();
+		expect(x, 2, "after dsm_acquire()");
+		dsm_lock_acquire(1);
+		expect(x, 2, "after taking the writer's lock");
+		dsm_lock_release(1);
+	}
+	dsm_barrier();
+	if (me == 0) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s/written", dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/seen", dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/cached", dir);
+		unlink(path);
+		rmdir(dir);
+	}
+	dsm_finalize();
+	return 0;
+}
