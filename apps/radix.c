@@ -43,9 +43,11 @@
  * release and weak consistency merge and sequential consistency serializes.
  *
  * Check, bit for bit: every node generates the same keys in private memory
- * (key i is a hash of i, so any node can make any key), sorts them with
- * qsort and compares its block of the sorted shared array with memcmp.
- * Equal to a qsort of the input means sorted and a permutation of the input.
+ * (key i is a hash of i, so any node can make any key), sorts them without
+ * radix sort (by counting key values if MAXKEY <= 2^24, else with qsort)
+ * and compares its block of the sorted shared array with memcmp.  Equal to
+ * a sequential sort of the input means sorted and a permutation of the
+ * input.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -63,6 +65,7 @@
 #define RADIX_MAX_RADIX		(1L << 16)
 #define RADIX_DEF_MAXKEY	(1L << 20)
 #define RADIX_MAX_MAXKEY	(1L << 32)
+#define RADIX_COUNT_MAX		(1L << 24)	/* the check counts key values up to here */
 
 /* Everything the threads of one node share (private memory). */
 struct radix {
@@ -244,32 +247,71 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /*
- * Compare this node's block of the sorted shared array with a qsort of the
- * same keys done in private memory.  Returns the number of keys that
- * differ, after the last barrier.
+ * want[0 .. hi-lo) = keys lo..hi-1 of the sorted input, computed in private
+ * memory without radix sorting: when the key range is small, by counting
+ * each key value and expanding the counts (O(n + MAXKEY)); otherwise by
+ * qsort of all keys.
+ */
+static void sorted_block(const struct radix *rs, uint32_t *want, long lo,
+			 long hi)
+{
+	uint32_t *all, *count;
+	long i, v, pos, end;
+
+	if (rs->max_key <= RADIX_COUNT_MAX) {
+		count = calloc((size_t)rs->max_key, sizeof(*count));
+		if (!count)
+			goto oom;
+		for (i = 0; i < rs->n; i++)
+			count[key_at(rs, i)]++;
+		for (v = 0, pos = 0; v < rs->max_key && pos < hi; v++)
+			for (end = pos + count[v]; pos < end; pos++)
+				if (pos >= lo && pos < hi)
+					want[pos - lo] = (uint32_t)v;
+		free(count);
+		return;
+	}
+	all = malloc(sizeof(*all) * (size_t)rs->n);
+	if (!all)
+		goto oom;
+	for (i = 0; i < rs->n; i++)
+		all[i] = key_at(rs, i);
+	qsort(all, (size_t)rs->n, sizeof(*all), cmp_u32);
+	memcpy(want, all + lo, sizeof(*want) * (size_t)(hi - lo));
+	free(all);
+	return;
+oom:
+	fprintf(stderr, "radix: node %d: out of memory for the check\n",
+		dsm_node_id());
+	exit(1);
+}
+
+/*
+ * Compare this node's block of the sorted shared array with the same
+ * block of a sequential sort.  Returns the number of keys that differ;
+ * call after the last barrier.
  */
 static long check_block(const struct radix *rs)
 {
 	const uint32_t *res = rs->keys[rs->passes & 1];
-	uint32_t *want = malloc(sizeof(*want) * (size_t)rs->n);
 	long lo, hi, i, bad = 0;
+	uint32_t *want;
 
+	app_block_range(rs->n, dsm_num_nodes(), dsm_node_id(), &lo, &hi);
+	want = malloc(sizeof(*want) * (size_t)(hi - lo + 1));
 	if (!want) {
 		fprintf(stderr, "radix: node %d: out of memory for the check\n",
 			dsm_node_id());
 		exit(1);
 	}
-	for (i = 0; i < rs->n; i++)
-		want[i] = key_at(rs, i);
-	qsort(want, (size_t)rs->n, sizeof(*want), cmp_u32);
-	app_block_range(rs->n, dsm_num_nodes(), dsm_node_id(), &lo, &hi);
-	if (memcmp(want + lo, res + lo, sizeof(*want) * (size_t)(hi - lo))) {
+	sorted_block(rs, want, lo, hi);
+	if (memcmp(want, res + lo, sizeof(*want) * (size_t)(hi - lo))) {
 		for (i = lo; i < hi; i++) {
-			if (want[i] == res[i])
+			if (want[i - lo] == res[i])
 				continue;
 			if (bad < 5)
 				fprintf(stderr, "radix: node %d: key %ld is %u, expected %u\n",
-					dsm_node_id(), i, res[i], want[i]);
+					dsm_node_id(), i, res[i], want[i - lo]);
 			bad++;
 		}
 	}
