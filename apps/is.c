@@ -45,15 +45,16 @@
  * grouped keys, of a range of ranks), and every read of another worker's
  * data comes after the barrier that follows the write and before the next
  * write, which comes after at least one more barrier.  The test keys that
- * node 0 reads were changed, if ever, before barrier 2 of the iteration,
- * and the ranks it reads are rewritten only after barrier 4 of the next.
+ * node 0 reads (between steps 2 and 4) were changed, if ever, before step
+ * 2, and the ranks it reads (after step 6) are rewritten only after step 4
+ * of the next iteration.
  *
  * Check, bit for bit: every node generates the same keys in private memory,
  * applies the same ten changes and ranks them sequentially (a histogram of
  * key values and its running sum); it compares its part of the shared rank
  * array with that, and its part of the keys grouped by bucket with a
- * sequential stable bucket sort of the keys.  With a NAS class the five
- * partial verification ranks of every iteration must match too.
+ * sequential stable bucket sort of the keys.  The five NAS partial
+ * verification ranks of every iteration must match too.
  */
 #include <errno.h>
 #include <stdbool.h>
