@@ -23,16 +23,18 @@
  *
  * The permutation is all-to-all and has heavy false sharing by design:
  * within each digit's bucket of the destination lie one run of keys per
- * worker, about n / (workers * RADIX) keys each, so with the default sizes
- * a page holds the runs of several workers and is written by several nodes
- * in every pass.  This is the point of the kernel as a DSM benchmark: under
- * sequential consistency such a page moves from writer to writer, under
- * release and weak consistency the writers' diffs are merged.  To keep the
- * cost at one page move per writer rather than one per key, a worker first
- * sorts its block by digit in private memory and then copies each run with
- * one memcpy (SPLASH-2 writes key by key), visiting the buckets in a
- * staggered order (worker w starts at bucket w * RADIX / workers) so that
- * the workers do not all write the same bucket at once.
+ * worker, about n / (workers * RADIX) keys each (1024 keys, one 4 KiB
+ * page, with the default sizes on 4 nodes; 64 with SPLASH-2's), so nearly
+ * every page of the destination holds parts of two or more runs and is
+ * written by two or more nodes in every pass.  This is the point of the
+ * kernel as a DSM benchmark: under sequential consistency such a page
+ * moves from writer to writer, under release and weak consistency the
+ * writers' diffs are merged.  To keep the cost at one page move per writer
+ * rather than one per key, a worker first sorts its block by digit in
+ * private memory and then copies each run with one memcpy (SPLASH-2 writes
+ * key by key), visiting the buckets in a staggered order (worker w starts
+ * at bucket w * RADIX / workers) so that the workers do not all write the
+ * same bucket at once.
  *
  * Why it is data-race-free: each histogram row has one writer, and it is
  * read only between the barrier that follows its write and the barrier
