@@ -24,6 +24,13 @@
  * laziness too: an eager protocol would also be correct, but would not be
  * the protocol of dsm(7).
  *
+ * Then causality through a chain of locks: node 0 writes y under lock 2;
+ * node 1 takes lock 2, then lock 3, and releases both without touching y;
+ * node 2, which had a copy of y's page, takes lock 3 and must see the new
+ * y under every model: the notice of node 0's write travels with node 1's
+ * release of lock 3 (release consistency is transitive: happens-before,
+ * not just the same lock).
+ *
  * Exit 0 on success, 77 with fewer than 3 nodes, 1 with one line on
  * stderr naming what was wrong.
  */
@@ -73,20 +80,20 @@ static void await(const char *step)
 	}
 }
 
-static void expect(volatile uint64_t *x, uint64_t want, const char *when)
+static void expect(volatile uint64_t *v, uint64_t want, const char *when)
 {
-	if (*x != want)
-		fail("%s consistency, %s: x = %llu, expected %llu (%s)",
+	if (*v != want)
+		fail("%s consistency, %s: read %llu, expected %llu (%s)",
 		     dsm_consistency() == DSM_SEQUENTIAL ? "sequential" :
 		     dsm_consistency() == DSM_RELEASE ? "release" : "weak", when,
-		     (unsigned long long)*x, (unsigned long long)want,
+		     (unsigned long long)*v, (unsigned long long)want,
 		     want == 2 ? "the new value" : "the old value");
 }
 
 int main(int argc, char **argv)
 {
 	dsm_consistency_t model;
-	volatile uint64_t *x;
+	volatile uint64_t *x, *y;
 	int rc, me;
 
 	rc = dsm_init(&argc, &argv);
@@ -104,12 +111,14 @@ int main(int argc, char **argv)
 	model = dsm_consistency();
 	snprintf(dir, sizeof(dir), "/tmp/t_visibility.%d", (int)getppid());
 	x = dsm_alloc_collective(dsm_page_size());
-	if (!x)
+	y = dsm_alloc_collective(dsm_page_size());
+	if (!x || !y)
 		fail("dsm_alloc_collective: %s", strerror(errno));
 	if (me == 0) {
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 			fail("mkdir %s: %s", dir, strerror(errno));
 		*x = 1;
+		*y = 1;
 	}
 	dsm_barrier();
 
@@ -142,8 +151,38 @@ int main(int argc, char **argv)
 		dsm_lock_release(1);
 	}
 	dsm_barrier();
+
+	/* Causality through lock 2, then lock 3. */
 	if (me == 0) {
+		await("cached-y");
+		dsm_lock_acquire(2);
+		*y = 2;
+		dsm_lock_release(2);
+		post("written-y");
+	} else if (me == 1) {
+		await("written-y");
+		dsm_lock_acquire(2);
+		dsm_lock_acquire(3);
+		dsm_lock_release(3);
+		dsm_lock_release(2);
+		post("passed-on");
+	} else if (me == 2) {
+		expect(y, 1, "y before its write");
+		post("cached-y");
+		await("passed-on");
+		dsm_lock_acquire(3);
+		expect(y, 2, "y after a lock whose last holder had seen the write");
+		dsm_lock_release(3);
+	}
+	dsm_barrier();
+	if (me == 0) {
+		static const char *const steps[] = { "written-y", "passed-on", "cached-y" };
 		char path[128];
+
+		for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+			snprintf(path, sizeof(path), "%s/%s", dir, steps[i]);
+			unlink(path);
+		}
 
 		snprintf(path, sizeof(path), "%s/written", dir);
 		unlink(path);
