@@ -66,7 +66,7 @@ netns_cleanup() {
 NETNS_ERROR=
 netns_setup() {
 	local tag=$1 n=$2 prefix=$3 delay=${4:-} rate=${5:-}
-	local br="${1}br" ns i err netem=() tcerr
+	local br="${1}br" ns i j err netem=() tcerr
 	NETNS_ERROR=
 	command -v ip >/dev/null 2>&1 || { NETNS_ERROR="iproute2 (ip) is not installed"; return 1; }
 	if ! err=$(ip netns add "$br" 2>&1); then
@@ -107,9 +107,9 @@ netns_setup() {
 				NETNS_ERROR="tc qdisc add ... netem ${netem[*]} failed on node $i's link: ${tcerr//$'\n'/ }"
 			fi
 			# No half-delayed network: take off whatever netem went on.
-			for ((i = 0; i < n; i++)); do
-				ip netns exec "$(netns_name "$tag" "$i")" tc qdisc del dev eth0 root 2>/dev/null
-				ip netns exec "$br" tc qdisc del dev "p$i" root 2>/dev/null
+			for ((j = 0; j <= i; j++)); do
+				ip netns exec "$(netns_name "$tag" "$j")" tc qdisc del dev eth0 root 2>/dev/null
+				ip netns exec "$br" tc qdisc del dev "p$j" root 2>/dev/null
 			done
 			return 3
 		fi
