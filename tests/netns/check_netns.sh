@@ -6,7 +6,8 @@
 # size, root address and secret in the environment, no dsmrun), so this also
 # tests that start-up path and listening on a non-loopback address.
 #
-# Needs root and iproute2 with netem; otherwise it skips (exit 77) saying why.
+# Needs root and iproute2, or it skips (exit 77) saying why; without netem
+# (this host's kernel) the links get no added delay, and it says so.
 set -uo pipefail
 
 bindir=${TEST_BINDIR:-$(dirname "$0")/../multinode}
@@ -22,34 +23,28 @@ skip() { echo "SKIP: $*"; exit 77; }
 command -v ip >/dev/null || skip "iproute2 (ip) is not installed"
 command -v tc >/dev/null || skip "tc (iproute2) is not installed"
 
-cleanup() {
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$tag"); do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
-		ip netns del "$ns" 2>/dev/null
-	done
-}
-trap cleanup EXIT
+# The namespace plumbing (and its cleanup) is dsm-bench's, shared.
+lib=${TOP_SRCDIR:-$(dirname "$0")/../..}/benchmarks/netns-lib.sh
+if [ ! -r "$lib" ]; then
+	echo "FAIL: cannot read $lib"
+	exit 1
+fi
+# shellcheck source=../../benchmarks/netns-lib.sh
+. "$lib"
+
+trap 'netns_cleanup "$tag"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-ip netns add "$tag-br" 2>/dev/null || skip "cannot create network namespaces here"
-ip -n "$tag-br" link add br0 type bridge && ip -n "$tag-br" link set br0 up || skip "no bridge support"
-for i in $(seq 0 $((N - 1))); do
-	ns="$tag-$i"
-	ip netns add "$ns"
-	ip link add "v$tag$i" type veth peer name "p$tag$i" 2>/dev/null ||
-		ip link add "v$i$$" type veth peer name "p$i$$"
-	ip link set "v$tag$i" netns "$ns" name eth0
-	ip link set "p$tag$i" netns "$tag-br"
-	ip -n "$tag-br" link set "p$tag$i" master br0 up
-	ip -n "$ns" addr add "$prefix.$((i + 1))/24" dev eth0
-	ip -n "$ns" link set eth0 up
-	ip -n "$ns" link set lo up
-	if ! ip netns exec "$ns" tc qdisc add dev eth0 root netem delay "$DELAY" 2>/dev/null; then
-		[ "$i" = 0 ] && echo "netns: this kernel has no netem (CONFIG_NET_SCH_NETEM): links without added delay"
-		DELAY=none
-	fi
-done
+# Node I in namespace $(netns_name $tag I) at $prefix.(I+1), a bridge
+# between them, netem delay on every node's link (this host's kernel has no
+# netem: then the links get no added delay, and the test says so).
+netns_setup "$tag" "$N" "$prefix" "$DELAY"
+case $? in
+0) ;;
+3) echo "netns: $NETNS_ERROR: links without added delay"; DELAY=none ;;
+*) skip "$NETNS_ERROR" ;;
+esac
 
 secret=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 root="$prefix.1:$((20000 + $$ % 20000))"
@@ -60,7 +55,7 @@ root="$prefix.1:$((20000 + $$ % 20000))"
 start_node() {
 	local i=$1 tmo=$2 out=$3
 	shift 3
-	ip netns exec "$tag-$i" env DSM_NODE_ID="$i" DSM_NUM_NODES="$N" \
+	ip netns exec "$(netns_name "$tag" "$i")" env DSM_NODE_ID="$i" DSM_NUM_NODES="$N" \
 		DSM_ROOT_ADDR="$root" DSM_JOB_SECRET="$secret" \
 		timeout "$tmo" env "$@" >>"$out" 2>&1 &
 	pids+=($!)
@@ -94,7 +89,7 @@ DSM_CONSISTENCY=sequential run "plain-store flag across namespaces" 120 "$bindir
 # Node 0 must reject both with a warning and still run the real job.
 stranger() {	# stranger FILE: send FILE to node 0 from the last namespace
 	# Retry the connect: node 0 may not listen yet (slow under emulation).
-	ip netns exec "$tag-$((N - 1))" bash -c "
+	ip netns exec "$(netns_name "$tag" $((N - 1)))" bash -c "
 		for i in \$(seq 1 200); do
 			exec 3<>/dev/tcp/${root%:*}/${root##*:} && break
 			sleep 0.1
@@ -159,10 +154,11 @@ rm -rf "$piddir" "$out"
 # job secret must reach the nodes on stdin, never on a command line.
 dsmrun=${DSMRUN:-$bindir/../../tools/dsmrun/dsmrun}
 rsh=$(mktemp) out=$(mktemp) seen=$(mktemp)
+nsprefix=$(netns_name "$tag" "")	# node I's namespace is $nsprefix$I
 cat > "$rsh" <<EOF
 #!/bin/sh
 host=\$1; shift
-exec ip netns exec "$tag-\$(( \${host##*.} - 1 ))" sh -c "\$*"
+exec ip netns exec "$nsprefix\$(( \${host##*.} - 1 ))" sh -c "\$*"
 EOF
 chmod +x "$rsh"
 hosts=$(seq -s, -f "$prefix.%g" 1 "$N")
