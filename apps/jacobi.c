@@ -19,7 +19,7 @@
  *    node exit non-zero.
  *  - Only the parallel part is timed (initial barrier to last barrier), with
  *    CLOCK_MONOTONIC, and node 0 prints one human line and one line
- *    "DSM_RESULT key=value ..." for scripts (scripts/demo.sh parses it; here
+ *    "DSM_RESULT key=value ..." for scripts (dsm-bench parses it; here
  *    size=SIZExITERS).
  *
  * The grid is SIZE x SIZE doubles with fixed boundary rows and columns; two
