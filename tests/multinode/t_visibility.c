@@ -52,13 +52,13 @@
 
 const char prog[] = "t_visibility";
 
-static char dir[64];
+static char dir[256];
 
-/* Steps are files in a directory of the launcher's pid (every node of a
- * dsmrun job is its child). */
+/* Steps are files in a directory named after the launcher's pid (every
+ * node of a dsmrun job is its child), or $T_VISIBILITY_DIR. */
 static void post(const char *step)
 {
-	char path[128];
+	char path[512];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, step);
@@ -70,7 +70,7 @@ static void post(const char *step)
 static void await(const char *step)
 {
 	struct timespec ts = { 0, 1000000 };
-	char path[128];
+	char path[512];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, step);
 	for (int i = 0; access(path, F_OK) != 0; i++) {
@@ -109,7 +109,10 @@ int main(int argc, char **argv)
 	}
 	me = dsm_node_id();
 	model = dsm_consistency();
-	snprintf(dir, sizeof(dir), "/tmp/t_visibility.%d", (int)getppid());
+	if (getenv("T_VISIBILITY_DIR"))	/* nodes that are not children of one dsmrun */
+		snprintf(dir, sizeof(dir), "%s", getenv("T_VISIBILITY_DIR"));
+	else
+		snprintf(dir, sizeof(dir), "/tmp/t_visibility.%d", (int)getppid());
 	x = dsm_alloc_collective(dsm_page_size());
 	y = dsm_alloc_collective(dsm_page_size());
 	if (!x || !y)
@@ -177,7 +180,7 @@ int main(int argc, char **argv)
 	dsm_barrier();
 	if (me == 0) {
 		static const char *const steps[] = { "written-y", "passed-on", "cached-y" };
-		char path[128];
+		char path[512];
 
 		for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 			snprintf(path, sizeof(path), "%s/%s", dir, steps[i]);

@@ -79,10 +79,19 @@ run() {
 }
 
 echo "netns: $N nodes on $prefix.0/24, netem delay per link: $DELAY, root $root"
-run "lock-protected counter across namespaces" 120 "$bindir/t_counter"
-run "false sharing across namespaces" 120 "$bindir/t_falseshare"
-run "jacobi bit for bit across namespaces" 180 "$bindir/t_jacobi"
-DSM_CONSISTENCY=sequential run "plain-store flag across namespaces" 120 "$bindir/t_flag"
+for model in sequential release weak; do
+	export DSM_CONSISTENCY=$model
+	run "lock-protected counter across namespaces ($model)" 120 "$bindir/t_counter"
+	run "false sharing across namespaces ($model)" 120 "$bindir/t_falseshare"
+	run "jacobi bit for bit across namespaces ($model)" 180 "$bindir/t_jacobi"
+	run "vector time across namespaces ($model)" 120 "$bindir/t_vclock" 5
+	run "several writers of one page across namespaces ($model)" 120 \
+		"$bindir/t_multiwriter" 5 10
+	T_VISIBILITY_DIR=$(mktemp -d) run "visibility of writes across namespaces ($model)" 120 \
+		"$bindir/t_visibility"
+done
+export DSM_CONSISTENCY=sequential
+run "plain-store flag across namespaces" 120 "$bindir/t_flag"
 
 # Strangers on the network: one sends garbage to node 0's listener, one a
 # well-formed HELLO claiming to be node 1 but cannot prove the secret.
@@ -99,9 +108,10 @@ stranger() {	# stranger FILE: send FILE to node 0 from the last namespace
 junk=$(mktemp) fake=$(mktemp) out=$(mktemp)
 printf 'GET / HTTP/1.0\r\nHost: node0\r\nUser-Agent: stranger\r\n\r\n' > "$junk"
 {
-	# HELLO frame: magic "DSM1", version 1, type 1, src 1, len 144 (struct
-	# dsm_hello), then aux/arg0/arg1 and a payload of zeros (dst 0) ...
-	printf 'DSM1\001\001\001\000\220\000\000\000'; head -c $((20 + 144)) /dev/zero
+	# HELLO frame: magic "DSM1", version 1, type 1, src 1, len 152 (struct
+	# dsm_hello: it grows with struct dsm_job_settings), then aux/arg0/arg1
+	# and a payload of zeros (dst 0) ...
+	printf 'DSM1\001\001\001\000\230\000\000\000'; head -c $((20 + 152)) /dev/zero
 	# ... then an AUTH frame (type 2, len 32) whose MAC is all zeros.
 	printf 'DSM1\001\002\001\000\040\000\000\000'; head -c $((20 + 32)) /dev/zero
 } > "$fake"
