@@ -97,7 +97,8 @@ int dsm_init(int *argc, char ***argv)
 	ret = dsm_heap_map(&rt->heap, rt->cfg.heap_base, rt->cfg.heap_size, rt->cfg.page_size);
 	if (ret < 0)
 		goto err_free;
-	ret = dsm_dir_init(&rt->dir, rt->heap.npages, rt->nnodes, rt->self, rt->cfg.home_block);
+	ret = dsm_dir_init(&rt->dir, rt->heap.npages, rt->nnodes, rt->self,
+			   dsm_manager_block(&rt->cfg));
 	if (ret == 0)
 		ret = dsm_alloc_init(rt);
 	if (ret == 0)

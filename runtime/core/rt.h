@@ -34,7 +34,7 @@ enum dsm_msg_type {
 	DSM_MSG_DIFFS,		/* payload {u32 page, u32 len, diff}...; writer -> home (relaxed.c) */
 	DSM_MSG_DIFF_ACK,	/* arg0 diffs applied; home -> writer */
 	DSM_MSG_HOME_REQ,	/* arg0 page, aux claimant; -> the page's manager (first-touch homes) */
-	DSM_MSG_HOME_IS,	/* arg0 page, aux its home; manager -> asker */
+	DSM_MSG_HOME_IS,	/* arg0 page, aux its home, arg1 + payload (u32) a run of pages with it; manager -> asker */
 	DSM_MSG_PROTO_LAST = DSM_WT_RUNTIME + 23,
 	/* synchronization */
 	DSM_MSG_LOCK_ACQ,	/* arg0 lock, arg1 token; -> manager */

@@ -10,6 +10,13 @@ static const struct dsm_protocol_ops *const dsm_protocols[] = {
 	&dsm_weak_ops,
 };
 
+unsigned int dsm_manager_block(const struct dsm_config *cfg)
+{
+	if (cfg->consistency != DSM_SEQUENTIAL && cfg->first_touch)
+		return cfg->home_block * DSM_FT_MANAGER_BLOCK;
+	return cfg->home_block;
+}
+
 const struct dsm_protocol_ops *dsm_protocol_find(dsm_consistency_t model)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(dsm_protocols); i++)

@@ -66,6 +66,15 @@ struct dsm_protocol_ops {
 };
 
 /*
+ * Pages per block of the fixed map (dsm_dir_home): DSM_HOME_BLOCK; with
+ * first-touch homes (relaxed models) the map only names each page's
+ * manager, which hands out its home, and deals blocks 64 times as large so
+ * that one answer can give the home of a whole run of pages.
+ */
+#define DSM_FT_MANAGER_BLOCK 64
+unsigned int dsm_manager_block(const struct dsm_config *cfg);
+
+/*
  * The protocol for a model, or NULL with one logged line saying the model
  * is not supported (yet) in this version.
  */

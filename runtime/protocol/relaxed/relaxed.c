@@ -438,6 +438,22 @@ void dsm_rx_drop_all(struct dsm_rt *rt)
 	drop_all(rt);
 }
 
+/* Learn that page is homed at home here; wake threads waiting for it
+ * (every path that sets a home goes through here, so no waiter is left
+ * behind when the manager's own answer comes last).  Page lock held. */
+static void learn_home_locked(struct dsm_rt *rt, int src, size_t page, uint32_t home)
+{
+	struct dsm_page_local *pl = &rt->dir.local[page];
+
+	if (pl->home1 == home + 1)
+		return;
+	if (pl->home1)
+		dsm_rt_protocol_error(rt, src, "a home answer that contradicts an earlier one", page);
+	pl->home1 = (uint16_t)(home + 1);
+	__atomic_store_n(&pl->seq, pl->seq + 1, __ATOMIC_RELEASE);
+	dsm_futex_wake_all(&pl->seq);
+}
+
 /*
  * A request or a diff for page from src: this node must be its home.
  * Under first-touch homes src learned that from the page's manager, whose
@@ -448,8 +464,10 @@ static void check_home_locked(struct dsm_rt *rt, int src, size_t page)
 {
 	struct dsm_page_local *pl = &rt->dir.local[page];
 
+	/* Wake this node's threads that wait for the manager's answer: it
+	 * will only confirm what they may know now. */
 	if (rx_of(rt)->first_touch && !pl->home1)
-		pl->home1 = (uint16_t)(rt->self + 1);
+		learn_home_locked(rt, src, page, (uint32_t)rt->self);
 	if (known_home_locked(rt, page) != rt->self)
 		dsm_rt_protocol_error(rt, src, "a request for a page not homed here", page);
 }
@@ -494,6 +512,71 @@ static size_t check_page(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *
 	if (h->arg0 >= rt->dir.npages)
 		dsm_rt_protocol_error(rt, src, "a page number beyond the heap", h->arg0);
 	return h->arg0;
+}
+
+/* The home a manager gave page, or -1 (never touched).  Manager. */
+static int given_home(struct dsm_rt *rt, size_t page)
+{
+	int home;
+
+	dsm_dir_lock(&rt->dir, page);
+	home = dsm_dir_entry_locked(&rt->dir, page)->ft_home1 - 1;
+	dsm_dir_unlock(&rt->dir, page);
+	return home;
+}
+
+/*
+ * Manager: tell src the home of page, and of the run of pages around it in
+ * this manager's block that have the same home: a node that initialized a
+ * range of pages is home to all of them, so one answer saves a request per
+ * page.  (Homes never change once given, so the run stays true.)
+ */
+static void answer_home(struct dsm_rt *rt, int src, size_t page, int home)
+{
+	size_t blk = rt->dir.home_block, start = page - page % blk, end = start + blk;
+	size_t lo = page, hi = page + 1;
+	uint32_t count;
+
+	if (end > rt->dir.npages)
+		end = rt->dir.npages;
+	while (lo > start && given_home(rt, lo - 1) == home)
+		lo--;
+	while (hi < end && given_home(rt, hi) == home)
+		hi++;
+	count = (uint32_t)(hi - lo);
+	dsm_rt_send(rt, src, DSM_MSG_HOME_IS, (uint32_t)home, page, lo, &count, sizeof(count));
+}
+
+/* HOME_IS: the home of the page asked for, and of a run of pages around it
+ * (arg1 the run's first page, payload its length), all in one manager's
+ * block. */
+static void take_home(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
+		      const void *payload)
+{
+	size_t page = check_page(rt, src, h), blk = rt->dir.home_block, lo = h->arg1, q;
+	struct dsm_page_local *pl = &rt->dir.local[page];
+	uint32_t count;
+
+	if (!rx_of(rt)->first_touch || dsm_dir_home(&rt->dir, page) != src ||
+	    h->aux >= (uint32_t)rt->nnodes || h->len != sizeof(count))
+		dsm_rt_protocol_error(rt, src, "a home answer from a non-manager", page);
+	memcpy(&count, payload, sizeof(count));
+	if (lo > page || page - lo >= count || lo / blk != page / blk ||
+	    (lo + count - 1) / blk != page / blk || lo + count > rt->dir.npages)
+		dsm_rt_protocol_error(rt, src, "a home answer with a bad run of pages", page);
+	dsm_dir_lock(&rt->dir, page);
+	if (!(pl->flags & RX_HOMEQ))
+		dsm_rt_protocol_error(rt, src, "a home answer nobody asked for", page);
+	pl->flags &= ~RX_HOMEQ;
+	learn_home_locked(rt, src, page, h->aux);
+	dsm_dir_unlock(&rt->dir, page);
+	for (q = lo; q < lo + count; q++) {
+		if (q == page)
+			continue;
+		dsm_dir_lock(&rt->dir, q);
+		learn_home_locked(rt, src, q, h->aux);
+		dsm_dir_unlock(&rt->dir, q);
+	}
 }
 
 /* Service thread. */
@@ -567,24 +650,12 @@ void dsm_rx_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 			dsm_rt_protocol_error(rt, src, "a home request this node cannot answer", page);
 		dsm_dir_lock(&rt->dir, page);
 		home = home_locked(rt, page, (int)h->aux);
-		dsm_rt_send(rt, src, DSM_MSG_HOME_IS, (uint32_t)home, page, 0, NULL, 0);
 		dsm_dir_unlock(&rt->dir, page);
+		answer_home(rt, src, page, home);
 		return;
 
 	case DSM_MSG_HOME_IS:
-		page = check_page(rt, src, h);
-		if (!rx->first_touch || dsm_dir_home(&rt->dir, page) != src ||
-		    h->aux >= (uint32_t)rt->nnodes)
-			dsm_rt_protocol_error(rt, src, "a home answer from a non-manager", page);
-		dsm_dir_lock(&rt->dir, page);
-		pl = &rt->dir.local[page];
-		if (!(pl->flags & RX_HOMEQ) || (pl->home1 && pl->home1 != h->aux + 1))
-			dsm_rt_protocol_error(rt, src, "a home answer nobody asked for", page);
-		pl->flags &= ~RX_HOMEQ;
-		pl->home1 = (uint16_t)(h->aux + 1);
-		__atomic_store_n(&pl->seq, pl->seq + 1, __ATOMIC_RELEASE);
-		dsm_futex_wake_all(&pl->seq);
-		dsm_dir_unlock(&rt->dir, page);
+		take_home(rt, src, h, payload);
 		return;
 
 	case DSM_MSG_DIFFS:
