@@ -276,7 +276,7 @@ static int falseshare(struct k_run *k, int argc, char **argv)
 				if (j == k->me)
 					continue;
 				for (size_t c = 0; c < 2; c++) {
-					size_t i = ((size_t)r + (size_t)p + c * (slots / 2)) % slots;
+					size_t i = ((size_t)(r + p) + c * (slots / 2)) % slots;
 					size_t w = fs_word(k->nodes, j, q, i);
 					uint64_t got = pg[w];
 
@@ -305,6 +305,11 @@ static uint64_t lk_next(uint64_t *s)
 	*s ^= *s << 25;
 	*s ^= *s >> 27;
 	return *s * 0x2545f4914f6cdd1dull;
+}
+
+static struct lk_rec *lk_rec_at(char *recs, unsigned long id, long recbytes)
+{
+	return (struct lk_rec *)(recs + id * (size_t)recbytes);
 }
 
 static uint64_t lk_seed(int node)
@@ -357,7 +362,7 @@ static int locks(struct k_run *k, int argc, char **argv)
 	s = lk_seed(k->me);
 	for (long i = 0; i < cs; i++) {
 		unsigned id = (unsigned)(lk_next(&s) % (uint64_t)nlocks);
-		volatile struct lk_rec *rec = (struct lk_rec *)(recs + (size_t)id * (size_t)recbytes);
+		volatile struct lk_rec *rec = lk_rec_at(recs, id, recbytes);
 		int ret = dsm_lock_acquire(id);
 
 		if (ret < 0) {
@@ -393,7 +398,7 @@ static int locks(struct k_run *k, int argc, char **argv)
 			}
 		}
 		for (long id = 0; id < nlocks; id++) {
-			const struct lk_rec *rec = (struct lk_rec *)(recs + (size_t)id * (size_t)recbytes);
+			const struct lk_rec *rec = lk_rec_at(recs, (unsigned long)id, recbytes);
 
 			total += rec->count;
 			if (rec->count != want[id].count || rec->sum != want[id].sum)

@@ -951,14 +951,16 @@ static void print_table(struct mb *mb)
 	       "TCP round trip of 64 B / 4 KiB.  Loopback TCP depends on whether the scheduler runs the\n"
 	       "two nodes on one CPU or two, so compare ratios within a run, not floors across runs.\n"
 	       "msgs/bytes per op: job-wide counts from dsm_get_stats (sent + received by node 1).\n");
+	if (dsm_consistency() == DSM_RELEASE)
+		printf("Release consistency: no page owners.  A write to a cached copy makes a twin (d),\n"
+		       "and its diff goes home at the next release (g).  An acquire takes away the copies\n"
+		       "that its write notices name, and the next load fetches the page again (h).\n");
+	if (dsm_consistency() == DSM_WEAK)
+		printf("Weak consistency: no page owners.  A write to a cached copy makes a twin (d), and\n"
+		       "its diff goes home at the next release (g).  Every acquire and release takes away\n"
+		       "every cached copy, and the next load fetches the page again (h).\n");
 	if (relaxed)
-		printf("%s consistency: no page owners.  A write to a cached copy makes a twin (d) and\n"
-		       "its diff goes home at the next release (g); an acquire takes away %s,\n"
-		       "and the next load fetches the page again (h).\n"
-		       "h: node 1's attempts before node 0's release of the lock: %ld, not timed.\n",
-		       dsm_consistency() == DSM_WEAK ? "Weak" : "Release",
-		       dsm_consistency() == DSM_WEAK ? "every cached copy (so does every release)"
-						     : "the copies its write notices name",
+		printf("h: node 1's attempts before node 0's release of the lock: %ld, not timed.\n",
 		       sh->h_early);
 	if (sh->errors)
 		printf("\nERROR: %ld wrong values or failed calls seen during the run\n",
