@@ -9,7 +9,9 @@
 # benchmarks/microbench were built); by default $TOP_BUILDDIR, else the top
 # of the tree this script lives in (an in-tree build).  $DSMRUN and
 # $MICROBENCH override the two paths one by one.  Everything after "--"
-# goes to microbench (for example: -- -r 7 -s 500).
+# goes to microbench (for example: -- -r 7 -s 500).  DSM_CONSISTENCY picks
+# the model (libdsm's default: release); the table's first line names it,
+# and run-models.sh runs it under all three.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
