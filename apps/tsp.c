@@ -63,9 +63,9 @@
 
 #include "apps/common/app.h"
 
-#define TSP_DEF_CITIES	14
-#define TSP_DEF_SPLIT	4
-#define TSP_DEF_SEED	1
+#define TSP_DEF_CITIES	18
+#define TSP_DEF_SPLIT	3
+#define TSP_DEF_SEED	2
 #define TSP_MAX_CITIES	24	/* visited sets are 32-bit masks */
 #define TSP_MAX_SPLIT	6
 #define TSP_LOCK	0
