@@ -68,9 +68,9 @@
 #define WATER_DT	0.002
 #define WATER_TOL	1e-9
 
-/* A molecule's position or force; w pads to 32 bytes: a page holds whole ones. */
+/* A molecule's position, velocity or force: x, y, z and padding to 32 bytes. */
 struct vec4 {
-	double x, y, z, w;
+	double c[4];
 };
 
 /* Everything the threads of one node share (private memory). */
@@ -87,8 +87,8 @@ struct water {
 	struct vec4 *pos;	/* shared: positions */
 	struct vec4 *force;	/* shared: total forces of the current step */
 	double *energy;		/* shared: node k's potential [2k], kinetic [2k+1] */
-	double *vel;		/* private: 3 per molecule of this node */
-	double *pforce[APP_MAX_THREADS];	/* private: a thread's 3 n forces */
+	struct vec4 *vel;	/* private: this node's molecules' velocities */
+	struct vec4 *pforce[APP_MAX_THREADS];	/* private: a thread's n forces */
 	unsigned char *touched[APP_MAX_THREADS]; /* private: blocks a thread added to */
 	double pe[APP_MAX_THREADS], ke[APP_MAX_THREADS]; /* threads' energy sums */
 	double t0, t1;		/* timed region, taken by thread 0 */
@@ -117,19 +117,19 @@ static double hash01(uint64_t i, uint64_t k)
 }
 
 /* Molecule i's starting position and velocity. */
-static void initial_state(const struct water *w, long i, struct vec4 *p, double v[3])
+static void initial_state(const struct water *w, long i, struct vec4 *p, struct vec4 *v)
 {
 	long side = (long)ceil(cbrt((double)w->n));
 	double a = w->box / (double)side;
 	double vmax = sqrt(3.0);	/* uniform in [-vmax, vmax]: variance 1 */
 
-	p->x = a * ((double)(i % side) + 0.5 + 0.1 * (hash01(i, 0) - 0.5));
-	p->y = a * ((double)(i / side % side) + 0.5 + 0.1 * (hash01(i, 1) - 0.5));
-	p->z = a * ((double)(i / side / side) + 0.5 + 0.1 * (hash01(i, 2) - 0.5));
-	p->w = 0;
-	v[0] = vmax * (2 * hash01(i, 3) - 1);
-	v[1] = vmax * (2 * hash01(i, 4) - 1);
-	v[2] = vmax * (2 * hash01(i, 5) - 1);
+	p->c[0] = a * ((double)(i % side) + 0.5 + 0.1 * (hash01(i, 0) - 0.5));
+	p->c[1] = a * ((double)(i / side % side) + 0.5 + 0.1 * (hash01(i, 1) - 0.5));
+	p->c[2] = a * ((double)(i / side / side) + 0.5 + 0.1 * (hash01(i, 2) - 0.5));
+	p->c[3] = 0;
+	for (int d = 0; d < 3; d++)
+		v->c[d] = vmax * (2 * hash01(i, 3 + d) - 1);
+	v->c[3] = 0;
 }
 
 /* The partners of molecule i are i+1 .. i+partners(i) (mod n): the half shell. */
@@ -150,18 +150,18 @@ static inline double min_image(double d, double box, double half)
 
 /*
  * The Lennard-Jones interactions of molecules [lo, hi) with their half
- * shells: forces added into f (3 per molecule, all n), blocks touched marked
+ * shells: forces added into f (all n molecules), blocks touched marked
  * in touched (may be NULL), potential energy returned.  The parallel run and
  * the check both call this.
  */
 static double pair_forces(const struct water *w, const struct vec4 *pos,
-			  long lo, long hi, double *f, unsigned char *touched)
+			  long lo, long hi, struct vec4 *f, unsigned char *touched)
 {
 	double pe = 0;
 	long i, k, j;
 
 	for (i = lo; i < hi; i++) {
-		double xi = pos[i].x, yi = pos[i].y, zi = pos[i].z;
+		double xi = pos[i].c[0], yi = pos[i].c[1], zi = pos[i].c[2];
 		double fx = 0, fy = 0, fz = 0;
 		long np = partners(w->n, i);
 
@@ -170,9 +170,9 @@ static double pair_forces(const struct water *w, const struct vec4 *pos,
 
 			if (j == w->n)
 				j = 0;
-			dx = min_image(xi - pos[j].x, w->box, w->half);
-			dy = min_image(yi - pos[j].y, w->box, w->half);
-			dz = min_image(zi - pos[j].z, w->box, w->half);
+			dx = min_image(xi - pos[j].c[0], w->box, w->half);
+			dy = min_image(yi - pos[j].c[1], w->box, w->half);
+			dz = min_image(zi - pos[j].c[2], w->box, w->half);
 			r2 = dx * dx + dy * dy + dz * dz;
 			if (r2 >= w->rc2)
 				continue;
@@ -183,15 +183,15 @@ static double pair_forces(const struct water *w, const struct vec4 *pos,
 			fx += ff * dx;
 			fy += ff * dy;
 			fz += ff * dz;
-			f[3 * j] -= ff * dx;
-			f[3 * j + 1] -= ff * dy;
-			f[3 * j + 2] -= ff * dz;
+			f[j].c[0] -= ff * dx;
+			f[j].c[1] -= ff * dy;
+			f[j].c[2] -= ff * dz;
 			if (touched)
 				touched[j / w->per_block] = 1;
 		}
-		f[3 * i] += fx;
-		f[3 * i + 1] += fy;
-		f[3 * i + 2] += fz;
+		f[i].c[0] += fx;
+		f[i].c[1] += fy;
+		f[i].c[2] += fz;
 		if (touched)
 			touched[i / w->per_block] = 1;
 	}
@@ -199,21 +199,20 @@ static double pair_forces(const struct water *w, const struct vec4 *pos,
 }
 
 /*
- * Symplectic Euler for molecules [lo, hi): velocities v (3 per molecule,
- * from molecule lo on), forces f (stride fstride doubles per molecule);
- * positions stay in [0, box).  Returns the kinetic energy after the move.
+ * Symplectic Euler for molecules [lo, hi): velocities v (from molecule lo
+ * on), forces f; positions stay in [0, box).  Returns the kinetic energy
+ * after the move.
  */
-static double integrate(const struct water *w, struct vec4 *pos, double *v,
-			const double *f, size_t fstride, long lo, long hi)
+static double integrate(const struct water *w, struct vec4 *pos, struct vec4 *v,
+			const struct vec4 *f, long lo, long hi)
 {
 	double ke = 0;
 	long i;
 	int d;
 
 	for (i = lo; i < hi; i++) {
-		double *x = &pos[i].x;	/* x, y, z are consecutive */
-		double *vi = v + 3 * (i - lo);
-		const double *fi = f + fstride * (size_t)i;
+		double *x = pos[i].c, *vi = v[i - lo].c;
+		const double *fi = f[i].c;
 
 		for (d = 0; d < 3; d++) {
 			vi[d] += fi[d] * WATER_DT;
@@ -249,13 +248,13 @@ static void merge_block(struct water *w, long b)
 		double fx = 0, fy = 0, fz = 0;
 
 		for (t = 0; t < w->nthreads; t++) {
-			fx += w->pforce[t][3 * i];
-			fy += w->pforce[t][3 * i + 1];
-			fz += w->pforce[t][3 * i + 2];
+			fx += w->pforce[t][i].c[0];
+			fy += w->pforce[t][i].c[1];
+			fz += w->pforce[t][i].c[2];
 		}
-		w->force[i].x += fx;
-		w->force[i].y += fy;
-		w->force[i].z += fz;
+		w->force[i].c[0] += fx;
+		w->force[i].c[1] += fy;
+		w->force[i].c[2] += fz;
 	}
 	dsm_lock_release((unsigned)(b % DSM_MAX_LOCKS));
 }
@@ -273,14 +272,14 @@ static void *water_thread(struct app_team *team, int tid, void *arg)
 
 	/* Setup: each node places its own molecules (first touch). */
 	for (i = lo; i < hi; i++)
-		initial_state(w, i, &w->pos[i], w->vel + 3 * (i - w->lo));
+		initial_state(w, i, &w->pos[i], &w->vel[i - w->lo]);
 	app_team_barrier(team, tid);
 	if (tid == 0)
 		w->t0 = app_now();
 
 	for (s = 0; s < w->steps; s++) {
 		/* Force phase: private accumulation, then one locked merge per block. */
-		memset(w->pforce[tid], 0, sizeof(double) * 3 * (size_t)w->n);
+		memset(w->pforce[tid], 0, sizeof(struct vec4) * (size_t)w->n);
 		memset(w->touched[tid], 0, (size_t)w->nblocks);
 		w->pe[tid] = pair_forces(w, w->pos, lo, hi, w->pforce[tid],
 					 w->touched[tid]);
@@ -302,10 +301,9 @@ static void *water_thread(struct app_team *team, int tid, void *arg)
 		app_team_barrier(team, tid);
 
 		/* Integration phase: own molecules only. */
-		w->ke[tid] = integrate(w, w->pos, w->vel + 3 * (lo - w->lo),
-				       &w->force[0].x, 4, lo, hi);
-		for (i = lo; i < hi; i++)
-			w->force[i].x = w->force[i].y = w->force[i].z = 0;
+		w->ke[tid] = integrate(w, w->pos, &w->vel[lo - w->lo], w->force,
+				       lo, hi);
+		memset(&w->force[lo], 0, sizeof(struct vec4) * (size_t)(hi - lo));
 		pthread_barrier_wait(&team->pbar);
 		if (tid == 0) {
 			double ke = 0;
@@ -337,9 +335,9 @@ static double rel_err(double a, double b)
  */
 static bool check(const struct water *w, double pe, double ke)
 {
-	struct vec4 *pos = malloc(sizeof(*pos) * (size_t)w->n);
-	double *v = malloc(sizeof(double) * 3 * (size_t)w->n);
-	double *f = malloc(sizeof(double) * 3 * (size_t)w->n);
+	struct vec4 *pos = malloc(sizeof(struct vec4) * (size_t)w->n);
+	struct vec4 *v = malloc(sizeof(struct vec4) * (size_t)w->n);
+	struct vec4 *f = malloc(sizeof(struct vec4) * (size_t)w->n);
 	double spe = 0, ske = 0, perr = 0, eerr;
 	long i;
 	int s;
@@ -352,17 +350,18 @@ static bool check(const struct water *w, double pe, double ke)
 		return false;
 	}
 	for (i = 0; i < w->n; i++)
-		initial_state(w, i, &pos[i], v + 3 * i);
+		initial_state(w, i, &pos[i], &v[i]);
 	for (s = 0; s < w->steps; s++) {
-		memset(f, 0, sizeof(double) * 3 * (size_t)w->n);
+		memset(f, 0, sizeof(struct vec4) * (size_t)w->n);
 		spe = pair_forces(w, pos, 0, w->n, f, NULL);
-		ske = integrate(w, pos, v, f, 3, 0, w->n);
+		ske = integrate(w, pos, v, f, 0, w->n);
 	}
 	for (i = 0; i < w->n; i++) {
-		double e = fabs(min_image(w->pos[i].x - pos[i].x, w->box, w->half));
+		double e = 0;
 
-		e = fmax(e, fabs(min_image(w->pos[i].y - pos[i].y, w->box, w->half)));
-		e = fmax(e, fabs(min_image(w->pos[i].z - pos[i].z, w->box, w->half)));
+		for (int d = 0; d < 3; d++)
+			e = fmax(e, fabs(min_image(w->pos[i].c[d] - pos[i].c[d], w->box,
+						   w->half)));
 		e /= w->box;
 		if (!(e <= perr))	/* also catches NaN */
 			perr = e;
@@ -442,9 +441,9 @@ int main(int argc, char **argv)
 	w.hi = w.bhi * w.per_block < w.n ? w.bhi * w.per_block : w.n;
 	if (w.lo > w.hi)
 		w.lo = w.hi;
-	w.vel = malloc(sizeof(double) * 3 * (size_t)(w.hi - w.lo + 1));
+	w.vel = malloc(sizeof(struct vec4) * (size_t)(w.hi - w.lo + 1));
 	for (t = 0; t < w.nthreads; t++) {
-		w.pforce[t] = malloc(sizeof(double) * 3 * (size_t)w.n);
+		w.pforce[t] = malloc(sizeof(struct vec4) * (size_t)w.n);
 		w.touched[t] = malloc((size_t)w.nblocks);
 		if (!w.pforce[t] || !w.touched[t])
 			break;
