@@ -153,7 +153,7 @@ struct barnes {
 	long stride;		/* cells per page */
 	long pool0, pool_cap;	/* first pool cell; cells per thread's pool */
 	struct body *bodies;	/* shared */
-	struct cell *cells;	/* shared: top tree, then one pool per thread of each node */
+	struct cell *cells;	/* shared: top tree, subtree pages, one pool per thread */
 	struct box *boxes;	/* shared: node k's bounding box */
 	double *vel, *acc;	/* private: 3 per body of this node */
 	struct box tbox[APP_MAX_THREADS];	/* threads' bounding boxes */
