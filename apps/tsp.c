@@ -63,7 +63,7 @@
 
 #include "apps/common/app.h"
 
-#define TSP_DEF_CITIES	18
+#define TSP_DEF_CITIES	19
 #define TSP_DEF_SPLIT	3
 #define TSP_DEF_SEED	2
 #define TSP_MAX_CITIES	24	/* visited sets are 32-bit masks */
