@@ -7,6 +7,7 @@
 #include "runtime/base/futex.h"
 #include "runtime/base/log.h"
 #include "runtime/core/rt.h"
+#include "runtime/protocol/protocol.h"
 
 int dsm_alloc_init(struct dsm_rt *rt)
 {
@@ -92,16 +93,26 @@ void *dsm_alloc_collective_rt(struct dsm_rt *rt, size_t size)
 	struct dsm_alloc *al = &rt->alloc;
 	uint64_t seq = ++al->coll_calls;	/* collective: one thread per node */
 	struct dsm_coll_result *r;
+	bool reused = false;
 	uintptr_t p;
 
 	if (rt->self == 0) {
 		bool fresh = false;
 
 		p = dsm_arena_alloc(&al->coll, size, &fresh);
-		if (p && !fresh)
+		reused = p && !fresh;
+		if (reused) {
+			/*
+			 * Under release and weak consistency the zeros reach
+			 * the homes only at a release, and the other nodes'
+			 * copies of the block's pages are stale: publish now,
+			 * and they drop their copies when they get the block.
+			 */
 			zero_block(p, size);
+			dsm_iv_release(rt);
+		}
 		for (int n = 1; n < rt->nnodes; n++)
-			dsm_rt_send(rt, n, DSM_MSG_COLL_ALLOC, 0, seq, p, NULL, 0);
+			dsm_rt_send(rt, n, DSM_MSG_COLL_ALLOC, reused, seq, p, NULL, 0);
 	} else {
 		uint32_t seen;
 
@@ -124,7 +135,12 @@ void *dsm_alloc_collective_rt(struct dsm_rt *rt, size_t size)
 					      "(do all nodes call dsm_alloc_collective in the same order?)",
 					      r->seq);
 		p = r->addr;
+		reused = r->reused;
 		free(r);
+		if (reused && rt->proto->forget)
+			rt->proto->forget(rt, dsm_heap_page_of(&rt->heap, (void *)p),
+					  dsm_heap_page_of(&rt->heap, (char *)p + size - 1) -
+					  dsm_heap_page_of(&rt->heap, (void *)p) + 1);
 	}
 	if (!p) {
 		errno = ENOMEM;
@@ -186,6 +202,7 @@ void dsm_alloc_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr 
 		dsm_rt_abort(rt, "out of memory recording a collective allocation");
 	r->seq = h->arg0;
 	r->addr = h->arg1;
+	r->reused = h->aux != 0;
 	r->next = NULL;
 	pthread_mutex_lock(&al->lock);
 	if (al->tail)

@@ -25,6 +25,7 @@ struct dsm_rt;
 struct dsm_coll_result {
 	uint64_t seq;
 	uintptr_t addr;
+	bool reused;		/* node 0 zeroed memory that was in use before */
 	struct dsm_coll_result *next;
 };
 

@@ -335,6 +335,11 @@ int dsm_config_parse(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 	if (cfg->heap_size / cfg->page_size < 2u * (unsigned)cfg->num_nodes)
 		return bad("DSM_HEAP_SIZE", get("DSM_HEAP_SIZE", ctx) ? get("DSM_HEAP_SIZE", ctx) : "1G",
 			   "too small for this many nodes and this page size");
+	/* A page's diff (up to 4.5 times the page) must fit in one message,
+	 * and every connection keeps a buffer for the largest one. */
+	if (cfg->consistency != DSM_SEQUENTIAL && cfg->page_size > DSM_RELAXED_MAX_PAGE)
+		return bad("DSM_PAGE_SIZE", get("DSM_PAGE_SIZE", ctx),
+			   "release and weak consistency take pages up to 1M");
 	return 0;
 }
 
@@ -345,7 +350,8 @@ void dsm_config_settings(const struct dsm_config *cfg, struct dsm_job_settings *
 	out->page_size = cfg->page_size;
 	out->heap_base = cfg->heap_base;
 	out->home_block = cfg->home_block;
-	out->first_touch = cfg->first_touch;
+	/* Homes are chosen by first touch only under the relaxed models. */
+	out->first_touch = cfg->consistency != DSM_SEQUENTIAL && cfg->first_touch;
 	out->consistency = (uint32_t)cfg->consistency;
 	out->num_nodes = (uint32_t)cfg->num_nodes;
 	out->stats_file = cfg->stats == DSM_STATS_FILE;
@@ -367,8 +373,25 @@ const char *dsm_config_settings_diff(const struct dsm_job_settings *a,
 	NUM(page_size, "DSM_PAGE_SIZE")
 	NUM(heap_base, "DSM_HEAP_BASE")
 	NUM(home_block, "DSM_HOME_BLOCK")
-	NUM(first_touch, "DSM_HOMES")
-	NUM(consistency, "DSM_CONSISTENCY")
+#undef NUM
+	if (a->consistency != b->consistency) {
+		snprintf(buf, len, "DSM_CONSISTENCY (%s here, %s there)",
+			 dsm_consistency_name((dsm_consistency_t)a->consistency),
+			 dsm_consistency_name((dsm_consistency_t)b->consistency));
+		return buf;
+	}
+	if (a->first_touch != b->first_touch) {
+		snprintf(buf, len, "DSM_HOMES (%s here, %s there)",
+			 a->first_touch ? "first-touch" : "static",
+			 b->first_touch ? "first-touch" : "static");
+		return buf;
+	}
+#define NUM(field, name) \
+	if (a->field != b->field) { \
+		snprintf(buf, len, name " (%llu here, %llu there)", \
+			 (unsigned long long)a->field, (unsigned long long)b->field); \
+		return buf; \
+	}
 	NUM(stats_file, "DSM_STATS (a file path on some nodes only)")
 #undef NUM
 	if (strncmp(a->transport, b->transport, sizeof(a->transport))) {

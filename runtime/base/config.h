@@ -19,6 +19,9 @@
 enum dsm_numa_mode { DSM_NUMA_OFF, DSM_NUMA_FIRST_TOUCH, DSM_NUMA_INTERLEAVE, DSM_NUMA_MIGRATE };
 enum dsm_stats_mode { DSM_STATS_OFF, DSM_STATS_STDERR, DSM_STATS_FILE };
 
+/* The largest DSM_PAGE_SIZE of release and weak consistency. */
+#define DSM_RELAXED_MAX_PAGE (1u << 20)
+
 struct dsm_config {
 	/* API.md variables */
 	dsm_consistency_t consistency;

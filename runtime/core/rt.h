@@ -50,7 +50,7 @@ enum dsm_msg_type {
 	DSM_MSG_GC_VC,		/* payload vector time; -> node 0 */
 	DSM_MSG_GC_FLOOR,	/* payload the new floor; node 0 -> all */
 	/* memory and bookkeeping */
-	DSM_MSG_COLL_ALLOC,	/* arg0 sequence, arg1 address (0: out of heap); node 0 -> all */
+	DSM_MSG_COLL_ALLOC,	/* arg0 sequence, arg1 address (0: out of heap), aux 1 if reused; node 0 -> all */
 	DSM_MSG_FREE,		/* arg0 address; -> the arena's owner */
 	DSM_MSG_STATS,		/* payload struct dsm_stats; -> node 0 at finalize */
 	DSM_MSG_ABORT,		/* payload: why the sender ends the job; -> all */

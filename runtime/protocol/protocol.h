@@ -60,6 +60,11 @@ struct dsm_protocol_ops {
 	/* The node holding the master copy of page (dsm_home_node());
 	 * application thread, may ask the network. */
 	int (*home_of)(struct dsm_rt *rt, size_t page);
+	/* Application thread: npages from first were freed and handed out
+	 * again, zeroed by another node that has published the zeros: take
+	 * away this node's copies.  NULL: nothing to do (sequential: the
+	 * zeroing writes invalidated them). */
+	void (*forget)(struct dsm_rt *rt, size_t first, size_t npages);
 	/* Weak consistency: an acquire is a release too (interval.c runs
 	 * release before acquire). */
 	bool publish_at_acquire;

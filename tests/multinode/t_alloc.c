@@ -13,7 +13,8 @@
  *  - a block from dsm_malloc on node 1 is readable on node 0 and freed
  *    there; the owner can allocate again afterwards;
  *  - dsm_calloc memory is zero even when it reuses freed, dirty memory
- *    (freed locally, or freed by another node);
+ *    (freed locally, or freed by another node); so is a reused collective
+ *    block, at once on every node, also one that had a copy of it;
  *  - overflowing and out-of-heap requests give NULL with errno ENOMEM for
  *    dsm_malloc, dsm_calloc and dsm_alloc_collective, never a crash, and
  *    the heap still works afterwards.  Exhausting the heap with many
@@ -298,6 +299,40 @@ static void test_calloc_reuse(void)
 	dsm_free(NULL);		/* documented as ignored */
 }
 
+/*
+ * A collective block freed and handed out again must read zero on every
+ * node at once, also on a node that had a copy of its page and when the
+ * page's home is a third node (first-touch: the last node wrote it first),
+ * under every model: no stale copy, no zeros still on their way home.
+ */
+static void test_collective_reuse(void)
+{
+	volatile uint64_t *a, *b;
+
+	a = dsm_alloc_collective(64);
+	if (!a)
+		fail("dsm_alloc_collective(64): %s", strerror(errno));
+	if (me == nodes - 1)
+		a[0] = 42;
+	dsm_barrier();
+	if (a[0] != 42)		/* every node now has a copy */
+		fail("a collective block reads %llu, expected 42", (unsigned long long)a[0]);
+	dsm_barrier();
+	if (me == 0)
+		dsm_free((void *)a);
+	dsm_barrier();
+	b = dsm_alloc_collective(64);
+	if (!b)
+		fail("dsm_alloc_collective(64) after a free: %s", strerror(errno));
+	if (b == a && b[0] != 0)
+		fail("a reused collective block reads %llu right after dsm_alloc_collective, "
+		     "expected 0", (unsigned long long)b[0]);
+	dsm_barrier();
+	if (me == 0)
+		dsm_free((void *)b);
+	dsm_barrier();
+}
+
 static void test_enomem(size_t heap)
 {
 	errno = 0;
@@ -405,6 +440,7 @@ int main(int argc, char **argv)
 	dsm_barrier();		/* everybody checked the zeroes before anyone writes */
 
 	test_collective_and_queries(tab, ctl);
+	test_collective_reuse();
 	test_blocks(tab, src);
 	test_calloc_reuse();
 	dsm_barrier();

@@ -329,23 +329,34 @@ START_TEST(test_parse_heap_and_page_size)
 	ck_assert_int_eq(parse1(&cfg, "DSM_HEAP_SIZE", "1073741824"), 0);
 	ck_assert_uint_eq(cfg.heap_size, 1ull << 30);
 
+	/* Sequential consistency takes any page size; the relaxed models up
+	 * to 1M (a page's diff must fit in one message). */
 	for (unsigned int shift = 12; shift <= 29; shift++) {
 		char s[32];
+		const struct var v[] = { { "DSM_PAGE_SIZE", s }, { "DSM_CONSISTENCY", "sequential" },
+					 { NULL, NULL } };
 
 		snprintf(s, sizeof(s), "%llu", 1ull << shift);
-		ck_assert_int_eq(parse1(&cfg, "DSM_PAGE_SIZE", s), 0);
+		ck_assert_int_eq(parse_vars(&cfg, v), 0);
 		ck_assert_uint_eq(cfg.page_size, 1ull << shift);
+		ck_assert_int_eq(parse1(&cfg, "DSM_PAGE_SIZE", s), shift <= 20 ? 0 : -DSM_ECONFIG);
 	}
 	ck_assert_int_eq(parse1(&cfg, "DSM_PAGE_SIZE", "8K"), 0);
 	ck_assert_uint_eq(cfg.page_size, 8192);
-	ck_assert_int_eq(parse1(&cfg, "DSM_PAGE_SIZE", "2M"), 0);
-	ck_assert_uint_eq(cfg.page_size, 2u << 20);
+	ck_assert_int_eq(parse1(&cfg, "DSM_PAGE_SIZE", "1M"), 0);
+	ck_assert_uint_eq(cfg.page_size, 1u << 20);
+	ck_assert_int_eq(parse1(&cfg, "DSM_PAGE_SIZE", "2M"), -DSM_ECONFIG);
 
 	/* A 1G page needs a heap of two pages at least, even on one node. */
-	ck_assert_int_eq(parse1(&cfg, "DSM_PAGE_SIZE", "1G"), -DSM_ECONFIG);
+	{
+		const struct var v[] = { { "DSM_PAGE_SIZE", "1G" }, { "DSM_CONSISTENCY", "sequential" },
+					 { NULL, NULL } };
+
+		ck_assert_int_eq(parse_vars(&cfg, v), -DSM_ECONFIG);
+	}
 	{
 		const struct var v[] = { { "DSM_PAGE_SIZE", "1G" }, { "DSM_HEAP_SIZE", "2G" },
-					 { NULL, NULL } };
+					 { "DSM_CONSISTENCY", "sequential" }, { NULL, NULL } };
 
 		ck_assert_int_eq(parse_vars(&cfg, v), 0);
 		ck_assert_uint_eq(cfg.page_size, 1u << 30);

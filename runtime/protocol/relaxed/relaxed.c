@@ -438,6 +438,21 @@ void dsm_rx_drop_all(struct dsm_rt *rt)
 	drop_all(rt);
 }
 
+void dsm_rx_forget(struct dsm_rt *rt, size_t first, size_t npages)
+{
+	pthread_mutex_lock(&rt->iv.op);		/* for rx->scratch */
+	for (size_t page = first; page < first + npages; page++) {
+		int home;
+
+		dsm_dir_lock(&rt->dir, page);
+		home = known_home_locked(rt, page);
+		if (home >= 0 && home != rt->self)
+			invalidate_locked(rt, page, home);
+		dsm_dir_unlock(&rt->dir, page);
+	}
+	pthread_mutex_unlock(&rt->iv.op);
+}
+
 /* Learn that page is homed at home here; wake threads waiting for it
  * (every path that sets a home goes through here, so no waiter is left
  * behind when the manager's own answer comes last).  Page lock held. */

@@ -35,4 +35,5 @@ const struct dsm_protocol_ops dsm_release_ops = {
 	.release    = dsm_rx_publish,
 	.tick       = dsm_rx_tick,
 	.home_of    = dsm_rx_home_of,
+	.forget     = dsm_rx_forget,
 };

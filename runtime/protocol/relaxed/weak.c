@@ -41,5 +41,6 @@ const struct dsm_protocol_ops dsm_weak_ops = {
 	.release    = weak_release,
 	.tick       = dsm_rx_tick,
 	.home_of    = dsm_rx_home_of,
+	.forget     = dsm_rx_forget,
 	.publish_at_acquire = true,
 };
