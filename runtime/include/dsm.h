@@ -97,10 +97,13 @@ size_t dsm_page_size(void);
 /** 1 if ptr lies in the shared heap, else 0. */
 int dsm_is_shared(const void *ptr);
 /**
- * The home node of the page holding ptr: the node that keeps its master copy
- * and directory entry (page number modulo the node count, unless
- * DSM_HOME_BLOCK groups pages).  @return 0..dsm_num_nodes()-1, or -EINVAL
- * if ptr is not in the shared heap.
+ * The home node of the page holding ptr: the node that keeps its master copy.
+ * Under sequential consistency, or with DSM_HOMES=static, page number modulo
+ * the node count (unless DSM_HOME_BLOCK groups pages); under release and weak
+ * consistency with first-touch homes (the default) the first node that
+ * touched the page, and a page nobody touched yet becomes its manager's (so
+ * the answer stays true).  @return 0..dsm_num_nodes()-1, or -EINVAL if ptr is
+ * not in the shared heap.
  */
 int dsm_home_node(const void *ptr);
 
