@@ -373,7 +373,6 @@ const char *dsm_config_settings_diff(const struct dsm_job_settings *a,
 	NUM(page_size, "DSM_PAGE_SIZE")
 	NUM(heap_base, "DSM_HEAP_BASE")
 	NUM(home_block, "DSM_HOME_BLOCK")
-#undef NUM
 	if (a->consistency != b->consistency) {
 		snprintf(buf, len, "DSM_CONSISTENCY (%s here, %s there)",
 			 dsm_consistency_name((dsm_consistency_t)a->consistency),
@@ -385,12 +384,6 @@ const char *dsm_config_settings_diff(const struct dsm_job_settings *a,
 			 a->first_touch ? "first-touch" : "static",
 			 b->first_touch ? "first-touch" : "static");
 		return buf;
-	}
-#define NUM(field, name) \
-	if (a->field != b->field) { \
-		snprintf(buf, len, name " (%llu here, %llu there)", \
-			 (unsigned long long)a->field, (unsigned long long)b->field); \
-		return buf; \
 	}
 	NUM(stats_file, "DSM_STATS (a file path on some nodes only)")
 #undef NUM

@@ -231,8 +231,22 @@ static void invalidate_locked(struct dsm_rt *rt, size_t page, int home)
 	cache_remove_locked(rx, page);
 }
 
+/* Take away this node's copy of page, if it has one.  iv.op held. */
+static void invalidate_page(struct dsm_rt *rt, size_t page)
+{
+	int home;
+
+	dsm_dir_lock(&rt->dir, page);
+	home = known_home_locked(rt, page);
+	/* The master copy has every published write; a page never touched
+	 * here has no copy to take away. */
+	if (home >= 0 && home != rt->self)
+		invalidate_locked(rt, page, home);
+	dsm_dir_unlock(&rt->dir, page);
+}
+
 /* Every cached copy goes.  iv.op held. */
-static void drop_all(struct dsm_rt *rt)
+void dsm_rx_drop_all(struct dsm_rt *rt)
 {
 	struct relaxed *rx = rx_of(rt);
 	size_t i, page;
@@ -251,9 +265,7 @@ static void drop_all(struct dsm_rt *rt)
 		pthread_mutex_unlock(&rx->lock);
 		if (page == SIZE_MAX)
 			continue;
-		dsm_dir_lock(&rt->dir, page);
-		invalidate_locked(rt, page, known_home_locked(rt, page));
-		dsm_dir_unlock(&rt->dir, page);
+		invalidate_page(rt, page);
 	}
 }
 
@@ -419,37 +431,15 @@ void dsm_rx_publish(struct dsm_rt *rt, const uint32_t **written, size_t *count)
 
 void dsm_rx_invalidate(struct dsm_rt *rt, const struct dsm_notice *unseen, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		size_t page = unseen[i].page;
-		int home;
-
-		dsm_dir_lock(&rt->dir, page);
-		home = known_home_locked(rt, page);
-		/* The master copy has every published write; a page never
-		 * touched here has no copy to take away. */
-		if (home >= 0 && home != rt->self)
-			invalidate_locked(rt, page, home);
-		dsm_dir_unlock(&rt->dir, page);
-	}
-}
-
-void dsm_rx_drop_all(struct dsm_rt *rt)
-{
-	drop_all(rt);
+	for (size_t i = 0; i < n; i++)
+		invalidate_page(rt, unseen[i].page);
 }
 
 void dsm_rx_forget(struct dsm_rt *rt, size_t first, size_t npages)
 {
 	pthread_mutex_lock(&rt->iv.op);		/* for rx->scratch */
-	for (size_t page = first; page < first + npages; page++) {
-		int home;
-
-		dsm_dir_lock(&rt->dir, page);
-		home = known_home_locked(rt, page);
-		if (home >= 0 && home != rt->self)
-			invalidate_locked(rt, page, home);
-		dsm_dir_unlock(&rt->dir, page);
-	}
+	for (size_t page = first; page < first + npages; page++)
+		invalidate_page(rt, page);
 	pthread_mutex_unlock(&rt->iv.op);
 }
 
