@@ -80,6 +80,22 @@ static void await(const char *step)
 	}
 }
 
+/* Node 0, before the first barrier and after the last: no step of an
+ * earlier job (one that failed half-way, with a launcher of the same pid)
+ * may be taken for one of this job. */
+static void clear_steps(void)
+{
+	static const char *const steps[] = {
+		"cached", "written", "seen", "cached-y", "written-y", "passed-on",
+	};
+	char path[512];
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, steps[i]);
+		unlink(path);
+	}
+}
+
 static void expect(volatile uint64_t *v, uint64_t want, const char *when)
 {
 	if (*v != want)
@@ -120,6 +136,7 @@ int main(int argc, char **argv)
 	if (me == 0) {
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 			fail("mkdir %s: %s", dir, strerror(errno));
+		clear_steps();
 		*x = 1;
 		*y = 1;
 	}
@@ -179,20 +196,7 @@ int main(int argc, char **argv)
 	}
 	dsm_barrier();
 	if (me == 0) {
-		static const char *const steps[] = { "written-y", "passed-on", "cached-y" };
-		char path[512];
-
-		for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-			snprintf(path, sizeof(path), "%s/%s", dir, steps[i]);
-			unlink(path);
-		}
-
-		snprintf(path, sizeof(path), "%s/written", dir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/seen", dir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/cached", dir);
-		unlink(path);
+		clear_steps();
 		rmdir(dir);
 	}
 	dsm_finalize();
