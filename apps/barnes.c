@@ -69,7 +69,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "apps/common/app.h"
 
@@ -172,8 +171,10 @@ static void usage(const char *prog)
 		BARNES_DEF_THETA, APP_MAX_THREADS);
 }
 
-static int parse_theta(const char *s, double *out)
+/* -a THETA: a number in (0, 1] into *(double *)to; 0 or -1. */
+static int parse_theta(const char *s, void *to)
 {
+	double *out = to;
 	char *end;
 	double v;
 
@@ -753,45 +754,24 @@ int main(int argc, char **argv)
 	struct app_team team;
 	struct tree layout;
 	double theta = BARNES_DEF_THETA;
-	long v, per_page, nchunks, clo, chi, ncells;
-	int me, nnodes, opt, bad_args = 0;
+	long per_page, nchunks, clo, chi, ncells;
+	int me, nnodes;
 	bool ok = true;
 	char size[64];
+	const struct app_opt opts[] = {
+		{ 'n', .l = &bs.n, .lo = 2, .hi = BARNES_MAX_BODIES },
+		{ 's', .i = &bs.steps, .lo = 1, .hi = 1L << 30 },
+		{ 'a', .parse = parse_theta, .to = &theta },
+		{ 't', .i = &bs.nthreads, .lo = 1, .hi = APP_MAX_THREADS },
+		{ 0 }
+	};
 
 	app_start("barnes", &argc, &argv);
 	me = dsm_node_id();
 	nnodes = dsm_num_nodes();
 
-	/* Every node sees the same argv: let one of them complain. */
-	opterr = me == 0;
-	while ((opt = getopt(argc, argv, "n:s:a:t:")) != -1) {
-		switch (opt) {
-		case 'n':
-			bad_args |= app_parse_long(optarg, 2, BARNES_MAX_BODIES, &bs.n);
-			break;
-		case 's':
-			bad_args |= app_parse_long(optarg, 1, 1L << 30, &v);
-			bs.steps = (int)v;
-			break;
-		case 'a':
-			bad_args |= parse_theta(optarg, &theta);
-			break;
-		case 't':
-			bad_args |= app_parse_long(optarg, 1, APP_MAX_THREADS, &v);
-			bs.nthreads = (int)v;
-			break;
-		default:
-			bad_args = 1;
-			break;
-		}
-	}
-	if (bad_args || optind != argc) {
-		/* Every node takes this path: finalizing stays collective. */
-		if (me == 0)
-			usage(argv[0]);
-		dsm_finalize();
-		return 2;
-	}
+	if (app_parse_args(argc, argv, "n:s:a:t:", opts))
+		return app_usage_error(usage, argv[0]);
 	bs.theta2 = theta * theta;
 
 	/*
@@ -823,13 +803,8 @@ int main(int argc, char **argv)
 	bs.bodies = dsm_alloc_collective(sizeof(struct body) * (size_t)(nchunks * per_page));
 	bs.cells = dsm_alloc_collective(sizeof(struct cell) * (size_t)ncells);
 	bs.boxes = dsm_alloc_collective(sizeof(struct box) * (size_t)nnodes);
-	if (!bs.bodies || !bs.cells || !bs.boxes) {
-		/* Collective: NULL on every node, so all of them get here. */
-		fprintf(stderr, "barnes: node %d: cannot allocate the shared arrays (%ld cells): %s\n",
-			me, ncells, strerror(errno));
-		dsm_finalize();
-		return 1;
-	}
+	if (!bs.bodies || !bs.cells || !bs.boxes)
+		return app_alloc_failed("barnes", "the shared arrays (%ld cells)", ncells);
 	bs.vel = malloc(sizeof(double) * 3 * (size_t)(bs.hi - bs.lo + 1));
 	bs.acc = malloc(sizeof(double) * 3 * (size_t)(bs.hi - bs.lo + 1));
 	if (!bs.vel || !bs.acc) {

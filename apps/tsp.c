@@ -52,7 +52,6 @@
  * start at city 0, and have exactly that length.  (Different runs may find
  * different optimal tours when several tie; the length is unique.)
  */
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -382,56 +381,30 @@ int main(int argc, char **argv)
 {
 	struct tsp ts = { .split = TSP_DEF_SPLIT, .nthreads = 1 };
 	struct app_team team;
-	long v, n = TSP_DEF_CITIES, seed = TSP_DEF_SEED;
-	int me, opt, i, bad_args = 0;
+	long n = TSP_DEF_CITIES, seed = TSP_DEF_SEED;
+	int me, i;
 	bool ok = true;
 	char size[64];
+	const struct app_opt opts[] = {
+		{ 'n', .l = &n, .lo = 3, .hi = TSP_MAX_CITIES },
+		{ 'd', .i = &ts.split, .lo = 2, .hi = TSP_MAX_SPLIT },
+		{ 'r', .l = &seed, .lo = 0, .hi = LONG_MAX },
+		{ 't', .i = &ts.nthreads, .lo = 1, .hi = APP_MAX_THREADS },
+		{ 0 }
+	};
 
 	app_start("tsp", &argc, &argv);
 	me = dsm_node_id();
 
-	/* Every node sees the same argv: let one of them complain. */
-	opterr = me == 0;
-	while ((opt = getopt(argc, argv, "n:d:r:t:")) != -1) {
-		switch (opt) {
-		case 'n':
-			bad_args |= app_parse_long(optarg, 3, TSP_MAX_CITIES, &n);
-			break;
-		case 'd':
-			bad_args |= app_parse_long(optarg, 2, TSP_MAX_SPLIT, &v);
-			ts.split = (int)v;
-			break;
-		case 'r':
-			bad_args |= app_parse_long(optarg, 0, LONG_MAX, &seed);
-			break;
-		case 't':
-			bad_args |= app_parse_long(optarg, 1, APP_MAX_THREADS, &v);
-			ts.nthreads = (int)v;
-			break;
-		default:
-			bad_args = 1;
-			break;
-		}
-	}
-	if (bad_args || optind != argc) {
-		/* Every node takes this path: finalizing stays collective. */
-		if (me == 0)
-			usage(argv[0]);
-		dsm_finalize();
-		return 2;
-	}
+	if (app_parse_args(argc, argv, "n:d:r:t:", opts))
+		return app_usage_error(usage, argv[0]);
 
 	make_instance(&ts.in, (int)n, seed);
 	ts.cap = queue_cap((int)n, ts.split);
 	ts.sh = dsm_alloc_collective(sizeof(struct tsp_shared) +
 				     sizeof(struct tsp_item) * (size_t)ts.cap);
-	if (!ts.sh) {
-		/* Collective: NULL on every node, so all of them get here. */
-		fprintf(stderr, "tsp: node %d: cannot allocate a queue of %ld partial tours: %s\n",
-			me, ts.cap, strerror(errno));
-		dsm_finalize();
-		return 1;
-	}
+	if (!ts.sh)
+		return app_alloc_failed("tsp", "a queue of %ld partial tours", ts.cap);
 
 	if (app_team_run(&team, ts.nthreads, tsp_thread, &ts))
 		exit(1);
