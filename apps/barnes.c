@@ -186,17 +186,6 @@ static int parse_theta(const char *s, void *to)
 	return 0;
 }
 
-/* splitmix64: a deterministic hash of (i, k) to a double in [0, 1). */
-static double hash01(uint64_t i, uint64_t k)
-{
-	uint64_t z = i * 0x9e3779b97f4a7c15ULL + k * 0xbf58476d1ce4e5b9ULL + 1;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	z ^= z >> 31;
-	return (double)(z >> 11) * 0x1.0p-53;
-}
-
 /* Body i's start: uniform in the unit sphere, rotating about z, plus noise. */
 static void initial_state(long n, long i, struct body *b, double v[3])
 {
@@ -204,17 +193,17 @@ static void initial_state(long n, long i, struct body *b, double v[3])
 	double x, y, z;
 
 	do {
-		x = 2 * hash01(i, k++) - 1;
-		y = 2 * hash01(i, k++) - 1;
-		z = 2 * hash01(i, k++) - 1;
+		x = 2 * app_hash01(i, k++) - 1;
+		y = 2 * app_hash01(i, k++) - 1;
+		z = 2 * app_hash01(i, k++) - 1;
 	} while (x * x + y * y + z * z > 1);
 	b->pos[0] = x;
 	b->pos[1] = y;
 	b->pos[2] = z;
 	b->m = 1.0 / (double)n;
-	v[0] = -0.3 * y + 0.05 * (2 * hash01(i, 1000) - 1);
-	v[1] = 0.3 * x + 0.05 * (2 * hash01(i, 1001) - 1);
-	v[2] = 0.05 * (2 * hash01(i, 1002) - 1);
+	v[0] = -0.3 * y + 0.05 * (2 * app_hash01(i, 1000) - 1);
+	v[1] = 0.3 * x + 0.05 * (2 * app_hash01(i, 1001) - 1);
+	v[2] = 0.05 * (2 * app_hash01(i, 1002) - 1);
 }
 
 static void box_empty(struct box *bx)
@@ -544,6 +533,23 @@ static void build(struct tree *t, struct pool *pool, long lo, long hi, int worke
 	}
 }
 
+/*
+ * Every thread of the node has its bounding box in tbox: thread 0 merges
+ * them into the node's shared box, then the node-wide barrier publishes it.
+ */
+static void publish_box(struct barnes *bs, struct app_team *team, int tid)
+{
+	int me = dsm_node_id(), k;
+
+	pthread_barrier_wait(&team->pbar);
+	if (tid == 0) {
+		box_empty(&bs->boxes[me]);
+		for (k = 0; k < bs->nthreads; k++)
+			box_merge(&bs->boxes[me], &bs->tbox[k]);
+	}
+	app_team_barrier(team, tid);
+}
+
 static void *barnes_thread(struct app_team *team, int tid, void *arg)
 {
 	struct barnes *bs = arg;
@@ -577,13 +583,7 @@ static void *barnes_thread(struct app_team *team, int tid, void *arg)
 	if (worker == 0)
 		top_tree_init(&t);
 	reset_subtrees(&t, worker, nworkers);
-	pthread_barrier_wait(&team->pbar);
-	if (tid == 0) {
-		box_empty(&bs->boxes[me]);
-		for (k = 0; k < bs->nthreads; k++)
-			box_merge(&bs->boxes[me], &bs->tbox[k]);
-	}
-	app_team_barrier(team, tid);
+	publish_box(bs, team, tid);
 	if (tid == 0)
 		bs->t0 = app_now();
 
@@ -620,13 +620,7 @@ static void *barnes_thread(struct app_team *team, int tid, void *arg)
 		move_bodies(bs->bodies, bs->vel + 3 * (lo - bs->lo),
 			    bs->acc + 3 * (lo - bs->lo), lo, hi, &bs->tbox[tid]);
 		reset_subtrees(&t, worker, nworkers);
-		pthread_barrier_wait(&team->pbar);
-		if (tid == 0) {
-			box_empty(&bs->boxes[me]);
-			for (k = 0; k < bs->nthreads; k++)
-				box_merge(&bs->boxes[me], &bs->tbox[k]);
-		}
-		app_team_barrier(team, tid);
+		publish_box(bs, team, tid);
 	}
 	if (tid == 0)
 		bs->t1 = app_now();

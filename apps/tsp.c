@@ -132,17 +132,6 @@ static void usage(const char *prog)
 		TSP_DEF_SEED, APP_MAX_THREADS);
 }
 
-/* splitmix64: a deterministic hash of (i, k) to a double in [0, 1). */
-static double hash01(uint64_t i, uint64_t k)
-{
-	uint64_t z = i * 0x9e3779b97f4a7c15ULL + k * 0xbf58476d1ce4e5b9ULL + 1;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	z ^= z >> 31;
-	return (double)(z >> 11) * 0x1.0p-53;
-}
-
 /* The instance of seed: n random points, rounded Euclidean distances. */
 static void make_instance(struct tsp_inst *in, int n, long seed)
 {
@@ -151,8 +140,8 @@ static void make_instance(struct tsp_inst *in, int n, long seed)
 
 	in->n = n;
 	for (i = 0; i < n; i++) {
-		x[i] = 1000 * hash01((uint64_t)seed, 2 * (uint64_t)i);
-		y[i] = 1000 * hash01((uint64_t)seed, 2 * (uint64_t)i + 1);
+		x[i] = 1000 * app_hash01((uint64_t)seed, 2 * (uint64_t)i);
+		y[i] = 1000 * app_hash01((uint64_t)seed, 2 * (uint64_t)i + 1);
 	}
 	for (i = 0; i < n; i++) {
 		in->minedge[i] = INT32_MAX;

@@ -103,17 +103,6 @@ static void usage(const char *prog)
 		APP_MAX_THREADS);
 }
 
-/* splitmix64: a deterministic hash of (i, k) to a double in [0, 1). */
-static double hash01(uint64_t i, uint64_t k)
-{
-	uint64_t z = i * 0x9e3779b97f4a7c15ULL + k * 0xbf58476d1ce4e5b9ULL + 1;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	z ^= z >> 31;
-	return (double)(z >> 11) * 0x1.0p-53;
-}
-
 /* Molecule i's starting position and velocity. */
 static void initial_state(const struct water *w, long i, struct vec4 *p, struct vec4 *v)
 {
@@ -121,12 +110,12 @@ static void initial_state(const struct water *w, long i, struct vec4 *p, struct 
 	double a = w->box / (double)side;
 	double vmax = sqrt(3.0);	/* uniform in [-vmax, vmax]: variance 1 */
 
-	p->c[0] = a * ((double)(i % side) + 0.5 + 0.1 * (hash01(i, 0) - 0.5));
-	p->c[1] = a * ((double)(i / side % side) + 0.5 + 0.1 * (hash01(i, 1) - 0.5));
-	p->c[2] = a * ((double)(i / side / side) + 0.5 + 0.1 * (hash01(i, 2) - 0.5));
+	p->c[0] = a * ((double)(i % side) + 0.5 + 0.1 * (app_hash01(i, 0) - 0.5));
+	p->c[1] = a * ((double)(i / side % side) + 0.5 + 0.1 * (app_hash01(i, 1) - 0.5));
+	p->c[2] = a * ((double)(i / side / side) + 0.5 + 0.1 * (app_hash01(i, 2) - 0.5));
 	p->c[3] = 0;
 	for (int d = 0; d < 3; d++)
-		v->c[d] = vmax * (2 * hash01(i, 3 + d) - 1);
+		v->c[d] = vmax * (2 * app_hash01(i, 3 + d) - 1);
 	v->c[3] = 0;
 }
 

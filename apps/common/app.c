@@ -139,6 +139,16 @@ const char *app_model_name(void)
 	return "unknown";
 }
 
+double app_hash01(uint64_t i, uint64_t k)
+{
+	uint64_t z = i * 0x9e3779b97f4a7c15ULL + k * 0xbf58476d1ce4e5b9ULL + 1;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return (double)(z >> 11) * 0x1.0p-53;
+}
+
 void app_block_range(long total, int nparts, int k, long *lo, long *hi)
 {
 	*lo = total * k / nparts;

@@ -28,6 +28,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <dsm.h>
 
@@ -89,6 +90,12 @@ double app_now(void);
 
 /* The consistency model's name as DSM_CONSISTENCY spells it. */
 const char *app_model_name(void);
+
+/*
+ * splitmix64: a deterministic hash of (i, k) to a double in [0, 1), for
+ * inputs that every node (and the check) generates alike.
+ */
+double app_hash01(uint64_t i, uint64_t k);
 
 /* Block partition of [0, total) into nparts: part k gets [*lo, *hi). */
 void app_block_range(long total, int nparts, int k, long *lo, long *hi);
