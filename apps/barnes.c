@@ -69,7 +69,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "apps/common/app.h"
 
@@ -172,8 +171,10 @@ static void usage(const char *prog)
 		BARNES_DEF_THETA, APP_MAX_THREADS);
 }
 
-static int parse_theta(const char *s, double *out)
+/* -a THETA: a number in (0, 1] into *(double *)to; 0 or -1. */
+static int parse_theta(const char *s, void *to)
 {
+	double *out = to;
 	char *end;
 	double v;
 
@@ -185,17 +186,6 @@ static int parse_theta(const char *s, double *out)
 	return 0;
 }
 
-/* splitmix64: a deterministic hash of (i, k) to a double in [0, 1). */
-static double hash01(uint64_t i, uint64_t k)
-{
-	uint64_t z = i * 0x9e3779b97f4a7c15ULL + k * 0xbf58476d1ce4e5b9ULL + 1;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	z ^= z >> 31;
-	return (double)(z >> 11) * 0x1.0p-53;
-}
-
 /* Body i's start: uniform in the unit sphere, rotating about z, plus noise. */
 static void initial_state(long n, long i, struct body *b, double v[3])
 {
@@ -203,17 +193,17 @@ static void initial_state(long n, long i, struct body *b, double v[3])
 	double x, y, z;
 
 	do {
-		x = 2 * hash01(i, k++) - 1;
-		y = 2 * hash01(i, k++) - 1;
-		z = 2 * hash01(i, k++) - 1;
+		x = 2 * app_hash01(i, k++) - 1;
+		y = 2 * app_hash01(i, k++) - 1;
+		z = 2 * app_hash01(i, k++) - 1;
 	} while (x * x + y * y + z * z > 1);
 	b->pos[0] = x;
 	b->pos[1] = y;
 	b->pos[2] = z;
 	b->m = 1.0 / (double)n;
-	v[0] = -0.3 * y + 0.05 * (2 * hash01(i, 1000) - 1);
-	v[1] = 0.3 * x + 0.05 * (2 * hash01(i, 1001) - 1);
-	v[2] = 0.05 * (2 * hash01(i, 1002) - 1);
+	v[0] = -0.3 * y + 0.05 * (2 * app_hash01(i, 1000) - 1);
+	v[1] = 0.3 * x + 0.05 * (2 * app_hash01(i, 1001) - 1);
+	v[2] = 0.05 * (2 * app_hash01(i, 1002) - 1);
 }
 
 static void box_empty(struct box *bx)
@@ -543,6 +533,23 @@ static void build(struct tree *t, struct pool *pool, long lo, long hi, int worke
 	}
 }
 
+/*
+ * Every thread of the node has its bounding box in tbox: thread 0 merges
+ * them into the node's shared box, then the node-wide barrier publishes it.
+ */
+static void publish_box(struct barnes *bs, struct app_team *team, int tid)
+{
+	int me = dsm_node_id(), k;
+
+	pthread_barrier_wait(&team->pbar);
+	if (tid == 0) {
+		box_empty(&bs->boxes[me]);
+		for (k = 0; k < bs->nthreads; k++)
+			box_merge(&bs->boxes[me], &bs->tbox[k]);
+	}
+	app_team_barrier(team, tid);
+}
+
 static void *barnes_thread(struct app_team *team, int tid, void *arg)
 {
 	struct barnes *bs = arg;
@@ -576,13 +583,7 @@ static void *barnes_thread(struct app_team *team, int tid, void *arg)
 	if (worker == 0)
 		top_tree_init(&t);
 	reset_subtrees(&t, worker, nworkers);
-	pthread_barrier_wait(&team->pbar);
-	if (tid == 0) {
-		box_empty(&bs->boxes[me]);
-		for (k = 0; k < bs->nthreads; k++)
-			box_merge(&bs->boxes[me], &bs->tbox[k]);
-	}
-	app_team_barrier(team, tid);
+	publish_box(bs, team, tid);
 	if (tid == 0)
 		bs->t0 = app_now();
 
@@ -619,13 +620,7 @@ static void *barnes_thread(struct app_team *team, int tid, void *arg)
 		move_bodies(bs->bodies, bs->vel + 3 * (lo - bs->lo),
 			    bs->acc + 3 * (lo - bs->lo), lo, hi, &bs->tbox[tid]);
 		reset_subtrees(&t, worker, nworkers);
-		pthread_barrier_wait(&team->pbar);
-		if (tid == 0) {
-			box_empty(&bs->boxes[me]);
-			for (k = 0; k < bs->nthreads; k++)
-				box_merge(&bs->boxes[me], &bs->tbox[k]);
-		}
-		app_team_barrier(team, tid);
+		publish_box(bs, team, tid);
 	}
 	if (tid == 0)
 		bs->t1 = app_now();
@@ -753,45 +748,24 @@ int main(int argc, char **argv)
 	struct app_team team;
 	struct tree layout;
 	double theta = BARNES_DEF_THETA;
-	long v, per_page, nchunks, clo, chi, ncells;
-	int me, nnodes, opt, bad_args = 0;
+	long per_page, nchunks, clo, chi, ncells;
+	int me, nnodes;
 	bool ok = true;
 	char size[64];
+	const struct app_opt opts[] = {
+		{ 'n', .l = &bs.n, .lo = 2, .hi = BARNES_MAX_BODIES },
+		{ 's', .i = &bs.steps, .lo = 1, .hi = 1L << 30 },
+		{ 'a', .parse = parse_theta, .to = &theta },
+		{ 't', .i = &bs.nthreads, .lo = 1, .hi = APP_MAX_THREADS },
+		{ 0 }
+	};
 
 	app_start("barnes", &argc, &argv);
 	me = dsm_node_id();
 	nnodes = dsm_num_nodes();
 
-	/* Every node sees the same argv: let one of them complain. */
-	opterr = me == 0;
-	while ((opt = getopt(argc, argv, "n:s:a:t:")) != -1) {
-		switch (opt) {
-		case 'n':
-			bad_args |= app_parse_long(optarg, 2, BARNES_MAX_BODIES, &bs.n);
-			break;
-		case 's':
-			bad_args |= app_parse_long(optarg, 1, 1L << 30, &v);
-			bs.steps = (int)v;
-			break;
-		case 'a':
-			bad_args |= parse_theta(optarg, &theta);
-			break;
-		case 't':
-			bad_args |= app_parse_long(optarg, 1, APP_MAX_THREADS, &v);
-			bs.nthreads = (int)v;
-			break;
-		default:
-			bad_args = 1;
-			break;
-		}
-	}
-	if (bad_args || optind != argc) {
-		/* Every node takes this path: finalizing stays collective. */
-		if (me == 0)
-			usage(argv[0]);
-		dsm_finalize();
-		return 2;
-	}
+	if (app_parse_args(argc, argv, "n:s:a:t:", opts))
+		return app_usage_error(usage, argv[0]);
 	bs.theta2 = theta * theta;
 
 	/*
@@ -823,13 +797,8 @@ int main(int argc, char **argv)
 	bs.bodies = dsm_alloc_collective(sizeof(struct body) * (size_t)(nchunks * per_page));
 	bs.cells = dsm_alloc_collective(sizeof(struct cell) * (size_t)ncells);
 	bs.boxes = dsm_alloc_collective(sizeof(struct box) * (size_t)nnodes);
-	if (!bs.bodies || !bs.cells || !bs.boxes) {
-		/* Collective: NULL on every node, so all of them get here. */
-		fprintf(stderr, "barnes: node %d: cannot allocate the shared arrays (%ld cells): %s\n",
-			me, ncells, strerror(errno));
-		dsm_finalize();
-		return 1;
-	}
+	if (!bs.bodies || !bs.cells || !bs.boxes)
+		return app_alloc_failed("barnes", "the shared arrays (%ld cells)", ncells);
 	bs.vel = malloc(sizeof(double) * 3 * (size_t)(bs.hi - bs.lo + 1));
 	bs.acc = malloc(sizeof(double) * 3 * (size_t)(bs.hi - bs.lo + 1));
 	if (!bs.vel || !bs.acc) {

@@ -38,13 +38,11 @@
  * Only the generation and the merge are timed.  DSM_RESULT size is the
  * number of pairs, 2^M.
  */
-#include <errno.h>
 #include <math.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <dsm.h>
 
@@ -301,67 +299,51 @@ static bool check_result(const struct ep *ep)
 	return ok;
 }
 
+/* -c CLASS: the class's M into *(long *)to; 0, or -1 for no such class. */
+static int parse_class(const char *arg, void *to)
+{
+	int i;
+
+	for (i = 0; i < EP_NCLASSES; i++)
+		if (arg[0] == ep_classes[i].name && !arg[1]) {
+			*(long *)to = ep_classes[i].m;
+			return 0;
+		}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
-	struct ep ep = { 0 };
+	struct ep ep = { .nthreads = 1 };
 	struct app_team team;
 	const struct ep_class *cl;
-	long m = EP_DEF_M, nthreads = 1, nbatches;
-	int me, nnodes, opt, i, bad_args = 0;
+	long m = EP_DEF_M, nbatches;
+	int me, nnodes, i;
 	int64_t gc = 0;
 	char size[32];
 	bool ok;
+	const struct app_opt opts[] = {
+		{ 'm', .l = &m, .lo = 1, .hi = EP_MAX_M },
+		{ 'c', .parse = parse_class, .to = &m },
+		{ 't', .i = &ep.nthreads, .lo = 1, .hi = APP_MAX_THREADS },
+		{ 0 }
+	};
 
 	app_start("ep", &argc, &argv);
 	me = dsm_node_id();
 	nnodes = dsm_num_nodes();
 
-	/* Every node sees the same argv: let one of them complain. */
-	opterr = me == 0;
-	while ((opt = getopt(argc, argv, "m:c:t:h")) != -1) {
-		switch (opt) {
-		case 'm':
-			bad_args |= app_parse_long(optarg, 1, EP_MAX_M, &m);
-			break;
-		case 'c':
-			for (i = 0; i < EP_NCLASSES; i++)
-				if (optarg[0] == ep_classes[i].name && !optarg[1])
-					break;
-			if (i < EP_NCLASSES)
-				m = ep_classes[i].m;
-			else
-				bad_args = 1;
-			break;
-		case 't':
-			bad_args |= app_parse_long(optarg, 1, APP_MAX_THREADS, &nthreads);
-			break;
-		default:
-			bad_args = 1;
-			break;
-		}
-	}
-	if (bad_args || optind != argc) {
-		/* Every node takes this path: finalizing stays collective. */
-		if (me == 0)
-			usage(argv[0]);
-		dsm_finalize();
-		return 2;
-	}
+	if (app_parse_args(argc, argv, "m:c:t:h", opts))
+		return app_usage_error(usage, argv[0]);
 
 	ep.m = (int)m;
 	ep.mk = ep.m < EP_MK ? ep.m : EP_MK;
-	ep.nthreads = (int)nthreads;
 	nbatches = 1L << (ep.m - ep.mk);
 	app_block_range(nbatches, nnodes, me, &ep.batch_lo, &ep.batch_hi);
 	ep.total = dsm_alloc_collective(sizeof(struct ep_sums));
 	ep.slot = dsm_alloc_collective(sizeof(struct ep_sums) * (size_t)nnodes);
-	if (!ep.total || !ep.slot) {
-		/* Collective: NULL on every node, so all of them get here. */
-		fprintf(stderr, "ep: node %d: cannot allocate the shared totals: %s\n",
-			me, strerror(errno));
-		dsm_finalize();
-		return 1;
-	}
+	if (!ep.total || !ep.slot)
+		return app_alloc_failed("ep", "the shared totals");
 
 	if (app_team_run(&team, ep.nthreads, ep_thread_main, &ep))
 		return 1;

@@ -52,14 +52,11 @@
  * IFFT(FFT(x)) / n with x, relative to max |x|, with the same tolerance.
  * Only the forward transform is timed.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "apps/common/app.h"
 
@@ -379,6 +376,17 @@ static double node_error(const struct fft *f, const struct cplx *got,
 	return norm > 0.0 ? err / norm : err;
 }
 
+/* -m LOG2N: an even number in [2, FFT_MAX_LOG2N] into *(int *)to; 0 or -1. */
+static int parse_log2n(const char *arg, void *to)
+{
+	long v;
+
+	if (app_parse_long(arg, 2, FFT_MAX_LOG2N, &v) || v % 2)
+		return -1;
+	*(int *)to = (int)v;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct fft f = { .m = FFT_DEF_LOG2N, .nthreads = 1 };
@@ -387,56 +395,30 @@ int main(int argc, char **argv)
 	struct cplx *ref, *input;
 	double *errs;	/* shared: node k's two relative errors */
 	double in_max, out_max, err_fwd = 0.0, err_inv = 0.0;
-	int me, nnodes, opt, k, ret;
-	bool bad_args = false, ok;
+	int me, nnodes, k, ret;
+	bool ok;
 	char size[32];
-	long v;
+	const struct app_opt opts[] = {
+		{ 'm', .parse = parse_log2n, .to = &f.m },
+		{ 't', .i = &f.nthreads, .lo = 1, .hi = APP_MAX_THREADS },
+		{ 0 }
+	};
 
 	app_start("fft", &argc, &argv);
 	me = dsm_node_id();
 	nnodes = dsm_num_nodes();
 
-	/* Every node sees the same argv: let one of them complain. */
-	opterr = me == 0;
-	while ((opt = getopt(argc, argv, "m:t:h")) != -1) {
-		switch (opt) {
-		case 'm':
-			if (app_parse_long(optarg, 2, FFT_MAX_LOG2N, &v) || v % 2)
-				bad_args = true;
-			else
-				f.m = (int)v;
-			break;
-		case 't':
-			if (app_parse_long(optarg, 1, APP_MAX_THREADS, &v))
-				bad_args = true;
-			else
-				f.nthreads = (int)v;
-			break;
-		default:
-			bad_args = true;
-			break;
-		}
-	}
-	if (bad_args || optind != argc) {
-		/* Every node takes this path: finalizing stays collective. */
-		if (me == 0)
-			usage(argv[0]);
-		dsm_finalize();
-		return 2;
-	}
+	if (app_parse_args(argc, argv, "m:t:h", opts))
+		return app_usage_error(usage, argv[0]);
 
 	f.n = 1L << f.m;
 	f.r = 1L << (f.m / 2);
 	f.x = dsm_alloc_collective(sizeof(struct cplx) * (size_t)f.n);
 	f.y = dsm_alloc_collective(sizeof(struct cplx) * (size_t)f.n);
 	errs = dsm_alloc_collective(sizeof(double) * 2 * (size_t)nnodes);
-	if (!f.x || !f.y || !errs) {
-		/* Collective: NULL on every node, so all of them get here. */
-		fprintf(stderr, "fft: node %d: cannot allocate 2 x %zu bytes of shared heap (DSM_HEAP_SIZE): %s\n",
-			me, sizeof(struct cplx) * (size_t)f.n, strerror(errno));
-		dsm_finalize();
-		return 1;
-	}
+	if (!f.x || !f.y || !errs)
+		return app_alloc_failed("fft", "2 x %zu bytes of shared heap (DSM_HEAP_SIZE)",
+					sizeof(struct cplx) * (size_t)f.n);
 	node_rows(&f, me, &f.row_lo, &f.row_hi);
 	f.roots = make_roots(f.r);
 	f.twid = malloc(sizeof(struct cplx) * (size_t)((f.row_hi - f.row_lo) * f.r + 1));

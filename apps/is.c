@@ -56,13 +56,11 @@
  * sequential stable bucket sort of the keys.  The five NAS partial
  * verification ranks of every iteration must match too.
  */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "apps/common/app.h"
 
@@ -461,49 +459,39 @@ static long full_verify(const struct is *s)
 	return bad;
 }
 
+/* -c CLASS: its letter into *(char *)to, '?' if it is not one letter. */
+static int parse_class(const char *arg, void *to)
+{
+	*(char *)to = arg[0] && !arg[1] ? arg[0] : '?';
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct is s = { .nthreads = 1 };
 	struct app_team team;
 	char cls = IS_DEF_CLASS, size[32];
-	int me, nnodes, opt;
-	bool bad_args = false, ok;
+	int me, nnodes;
+	bool bad_args, ok;
 	size_t page, keybytes;
 	unsigned c;
-	long v, bad;
+	long bad;
+	const struct app_opt opts[] = {
+		{ 'c', .parse = parse_class, .to = &cls },
+		{ 't', .i = &s.nthreads, .lo = 1, .hi = APP_MAX_THREADS },
+		{ 0 }
+	};
 
 	app_start("is", &argc, &argv);
 	me = dsm_node_id();
 	nnodes = dsm_num_nodes();
 
-	/* Every node sees the same argv: let one of them complain. */
-	opterr = me == 0;
-	while ((opt = getopt(argc, argv, "c:t:h")) != -1) {
-		switch (opt) {
-		case 'c':
-			cls = optarg[0] && !optarg[1] ? optarg[0] : '?';
-			break;
-		case 't':
-			if (app_parse_long(optarg, 1, APP_MAX_THREADS, &v))
-				bad_args = true;
-			else
-				s.nthreads = (int)v;
-			break;
-		default:
-			bad_args = true;
-			break;
-		}
-	}
+	bad_args = app_parse_args(argc, argv, "c:t:h", opts) != 0;
 	for (c = 0; c < sizeof(is_classes) / sizeof(is_classes[0]); c++)
 		if (is_classes[c].name == cls)
 			s.cls = &is_classes[c];
-	if (bad_args || !s.cls || optind != argc) {
-		/* Every node takes this path: finalizing stays collective. */
-		if (me == 0)
-			usage(argv[0]);
-		dsm_finalize();
-		return 2;
-	}
+	if (bad_args || !s.cls)
+		return app_usage_error(usage, argv[0]);
 
 	s.n = 1L << s.cls->log2keys;
 	s.max_key = 1L << s.cls->log2maxkey;
@@ -518,23 +506,18 @@ int main(int argc, char **argv)
 	s.grouped = dsm_alloc_collective(keybytes);
 	s.rank = dsm_alloc_collective(sizeof(int32_t) * (size_t)s.max_key);
 	s.counts = dsm_alloc_collective(sizeof(int32_t) * s.cstride * (size_t)s.nworkers);
-	if (!s.keys || !s.grouped || !s.rank || !s.counts) {
-		/* Collective: NULL on every node, so all of them get here. */
-		fprintf(stderr, "is: node %d: cannot allocate 2 x %zu bytes of shared heap (DSM_HEAP_SIZE): %s\n",
-			me, keybytes, strerror(errno));
-		dsm_finalize();
-		return 1;
-	}
+	if (!s.keys || !s.grouped || !s.rank || !s.counts)
+		return app_alloc_failed("is", "2 x %zu bytes of shared heap (DSM_HEAP_SIZE)",
+					keybytes);
 
 	if (app_team_run(&team, s.nthreads, is_thread, &s))
 		exit(1);
 
 	/* After the last barrier the ranks are final: verify them. */
 	bad = full_verify(&s);
-	if (bad)
-		fprintf(stderr, "is: node %d: %ld ranks or grouped keys differ from the sequential ranking\n",
-			me, bad);
-	ok = app_all_ok(bad == 0 && s.tests_failed == 0);
+	ok = app_all_ok(app_check_report("is", bad,
+					 "ranks or grouped keys differ from the sequential ranking") &&
+			s.tests_failed == 0);
 	if (me == 0)
 		printf("is: class %c, %ld keys in [0, %ld), %ld buckets, %d iterations, %d node%s x %d thread%s, %s consistency: %.6f s (%.2f Mkeys/s), partial verification %d/%d, check %s\n",
 		       s.cls->name, s.n, s.max_key, s.nbuckets, IS_ITERATIONS,

@@ -30,11 +30,9 @@
  * page would ping-pong every iteration and measure false sharing, not the
  * algorithm.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <dsm.h>
 
@@ -233,51 +231,28 @@ int main(int argc, char **argv)
 {
 	struct jacobi jb = { .nthreads = 1 };
 	struct app_team team;
-	long n = JACOBI_DEF_SIZE, iters = JACOBI_DEF_ITERS, nthreads = 1, lo, hi;
+	long n = JACOBI_DEF_SIZE, iters = JACOBI_DEF_ITERS, lo, hi;
 	size_t page, rowbytes, gridbytes;
-	int me, nnodes, opt, bad_args;
+	int me, nnodes;
 	char size[64];
 	bool passed;
 	long bad;
+	const struct app_opt opts[] = {
+		{ 'n', .l = &n, .lo = 3, .hi = 1 << 20 },
+		{ 'i', .l = &iters, .lo = 0, .hi = 1 << 30 },
+		{ 't', .i = &jb.nthreads, .lo = 1, .hi = APP_MAX_THREADS },
+		{ 0 }
+	};
 
 	app_start("jacobi", &argc, &argv);
 	me = dsm_node_id();
 	nnodes = dsm_num_nodes();
 
 	/* dsm_init has taken its --dsm-* options out of argv already. */
-	/* Every node sees the same argv: let one of them complain. */
-	opterr = dsm_node_id() == 0;
-	bad_args = 0;
-	while ((opt = getopt(argc, argv, "n:i:t:h")) != -1) {
-		switch (opt) {
-		case 'n':
-			bad_args |= app_parse_long(optarg, 3, 1 << 20, &n);
-			break;
-		case 'i':
-			bad_args |= app_parse_long(optarg, 0, 1 << 30, &iters);
-			break;
-		case 't':
-			bad_args |= app_parse_long(optarg, 1, APP_MAX_THREADS,
-						   &nthreads);
-			break;
-		default:
-			bad_args = 1;
-			break;
-		}
-	}
-	if (bad_args || optind != argc) {
-		/*
-		 * Every node sees the same arguments, so every node takes
-		 * this path: finalizing is collective and stays balanced.
-		 */
-		if (me == 0)
-			usage(argv[0]);
-		dsm_finalize();
-		return 2;
-	}
+	if (app_parse_args(argc, argv, "n:i:t:h", opts))
+		return app_usage_error(usage, argv[0]);
 	jb.n = (int)n;
 	jb.iters = (int)iters;
-	jb.nthreads = (int)nthreads;
 
 	page = dsm_page_size();
 	rowbytes = (size_t)jb.n * sizeof(double);
@@ -286,13 +261,8 @@ int main(int argc, char **argv)
 	gridbytes = rowbytes * (size_t)jb.n;
 	jb.grid[0] = dsm_alloc_collective(gridbytes);
 	jb.grid[1] = dsm_alloc_collective(gridbytes);
-	if (!jb.grid[0] || !jb.grid[1]) {
-		/* Collective: NULL on every node, so all of them get here. */
-		fprintf(stderr, "jacobi: node %d: cannot allocate 2 x %zu bytes of shared heap: %s\n",
-			me, gridbytes, strerror(errno));
-		dsm_finalize();
-		return 1;
-	}
+	if (!jb.grid[0] || !jb.grid[1])
+		return app_alloc_failed("jacobi", "2 x %zu bytes of shared heap", gridbytes);
 	app_block_range(jb.n, nnodes, me, &lo, &hi);
 	jb.row_lo = (int)lo;
 	jb.row_hi = (int)hi;
@@ -303,12 +273,9 @@ int main(int argc, char **argv)
 
 	/* After the last barrier every node's rows are final: check ours. */
 	bad = check_rows(&jb, jb.row_lo, jb.row_hi);
-	if (bad < 0)
-		fprintf(stderr, "jacobi: node %d: out of memory for the check\n", me);
-	else if (bad > 0)
-		fprintf(stderr, "jacobi: node %d: %ld cells of rows %d..%d differ from the sequential result\n",
-			me, bad, jb.row_lo, jb.row_hi - 1);
-	passed = app_all_ok(bad == 0);
+	passed = app_all_ok(app_check_report("jacobi", bad,
+					     "cells of rows %d..%d differ from the sequential result",
+					     jb.row_lo, jb.row_hi - 1));
 
 	if (me == 0)
 		printf("jacobi: %dx%d grid, %d iterations, %d node%s x %d thread%s, %s consistency: %.6f s, check %s\n",

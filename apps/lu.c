@@ -50,12 +50,10 @@
  *
  * DSM_RESULT size is N.
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <dsm.h>
 
@@ -350,47 +348,29 @@ static long check_blocks(const struct lu *lu)
 
 int main(int argc, char **argv)
 {
-	struct lu lu = { 0 };
+	struct lu lu = { .nthreads = 1 };
 	struct app_team team;
-	long n = LU_DEF_N, b = LU_DEF_B, nthreads = 1, bad;
+	long n = LU_DEF_N, b = LU_DEF_B, bad;
 	size_t page, bytes;
-	int nnodes, opt, bad_args = 0;
+	int nnodes;
 	char size[32];
 	bool passed;
+	const struct app_opt opts[] = {
+		{ 'n', .l = &n, .lo = 1, .hi = LU_MAX_N },
+		{ 'b', .l = &b, .lo = 1, .hi = LU_MAX_B },
+		{ 't', .i = &lu.nthreads, .lo = 1, .hi = APP_MAX_THREADS },
+		{ 0 }
+	};
 
 	app_start("lu", &argc, &argv);
 	lu.me = dsm_node_id();
 	nnodes = dsm_num_nodes();
 
-	/* Every node sees the same argv: let one of them complain. */
-	opterr = lu.me == 0;
-	while ((opt = getopt(argc, argv, "n:b:t:h")) != -1) {
-		switch (opt) {
-		case 'n':
-			bad_args |= app_parse_long(optarg, 1, LU_MAX_N, &n);
-			break;
-		case 'b':
-			bad_args |= app_parse_long(optarg, 1, LU_MAX_B, &b);
-			break;
-		case 't':
-			bad_args |= app_parse_long(optarg, 1, APP_MAX_THREADS, &nthreads);
-			break;
-		default:
-			bad_args = 1;
-			break;
-		}
-	}
-	if (bad_args || optind != argc) {
-		/* Every node takes this path: finalizing stays collective. */
-		if (lu.me == 0)
-			usage(argv[0]);
-		dsm_finalize();
-		return 2;
-	}
+	if (app_parse_args(argc, argv, "n:b:t:h", opts))
+		return app_usage_error(usage, argv[0]);
 	lu.n = n;
 	lu.b = b < n ? b : n;
 	lu.nb = (n + lu.b - 1) / lu.b;
-	lu.nthreads = (int)nthreads;
 	/* The squarest node grid: PR the largest divisor with PR * PR <= nodes. */
 	for (lu.pr = 1; (lu.pr + 1) * (lu.pr + 1) <= nnodes; lu.pr++)
 		;
@@ -408,22 +388,16 @@ int main(int argc, char **argv)
 	bytes = (bytes + page - 1) / page * page;
 	lu.bstride = bytes / sizeof(double);
 	lu.blocks = dsm_alloc_collective(bytes * (size_t)(lu.nb * lu.nb));
-	if (!lu.blocks) {
-		/* Collective: NULL on every node, so all of them get here. */
-		fprintf(stderr, "lu: node %d: cannot allocate %ld x %zu bytes of shared heap: %s\n",
-			lu.me, lu.nb * lu.nb, bytes, strerror(errno));
-		dsm_finalize();
-		return 1;
-	}
+	if (!lu.blocks)
+		return app_alloc_failed("lu", "%ld x %zu bytes of shared heap", lu.nb * lu.nb,
+					bytes);
 
 	if (app_team_run(&team, lu.nthreads, lu_thread_main, &lu))
 		return 1;
 
 	bad = check_blocks(&lu);
-	if (bad > 0)
-		fprintf(stderr, "lu: node %d: %ld entries of its blocks differ from the exact factors\n",
-			lu.me, bad);
-	passed = app_all_ok(bad == 0);
+	passed = app_all_ok(app_check_report("lu", bad,
+					     "entries of its blocks differ from the exact factors"));
 	gen_free(&lu.gen);
 
 	if (lu.me == 0)

@@ -30,12 +30,10 @@
  *
  * DSM_RESULT size is N.
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <dsm.h>
 
@@ -203,42 +201,26 @@ static long check_rows(const struct matmul *mm, long lo, long hi)
 
 int main(int argc, char **argv)
 {
-	struct matmul mm = { 0 };
+	struct matmul mm = { .nthreads = 1 };
 	struct app_team team;
-	long n = MM_DEF_N, nthreads = 1, bad;
+	long n = MM_DEF_N, bad;
 	size_t page, rowbytes, bytes;
-	int me, nnodes, opt, bad_args = 0;
+	int me, nnodes;
 	char size[32];
 	bool passed;
+	const struct app_opt opts[] = {
+		{ 'n', .l = &n, .lo = 1, .hi = MM_MAX_N },
+		{ 't', .i = &mm.nthreads, .lo = 1, .hi = APP_MAX_THREADS },
+		{ 0 }
+	};
 
 	app_start("matmul", &argc, &argv);
 	me = dsm_node_id();
 	nnodes = dsm_num_nodes();
 
-	/* Every node sees the same argv: let one of them complain. */
-	opterr = me == 0;
-	while ((opt = getopt(argc, argv, "n:t:h")) != -1) {
-		switch (opt) {
-		case 'n':
-			bad_args |= app_parse_long(optarg, 1, MM_MAX_N, &n);
-			break;
-		case 't':
-			bad_args |= app_parse_long(optarg, 1, APP_MAX_THREADS, &nthreads);
-			break;
-		default:
-			bad_args = 1;
-			break;
-		}
-	}
-	if (bad_args || optind != argc) {
-		/* Every node takes this path: finalizing stays collective. */
-		if (me == 0)
-			usage(argv[0]);
-		dsm_finalize();
-		return 2;
-	}
+	if (app_parse_args(argc, argv, "n:t:h", opts))
+		return app_usage_error(usage, argv[0]);
 	mm.n = n;
-	mm.nthreads = (int)nthreads;
 
 	page = dsm_page_size();
 	rowbytes = (size_t)n * sizeof(double);
@@ -248,25 +230,17 @@ int main(int argc, char **argv)
 	mm.a = dsm_alloc_collective(bytes);
 	mm.b = dsm_alloc_collective(bytes);
 	mm.c = dsm_alloc_collective(bytes);
-	if (!mm.a || !mm.b || !mm.c) {
-		/* Collective: NULL on every node, so all of them get here. */
-		fprintf(stderr, "matmul: node %d: cannot allocate 3 x %zu bytes of shared heap: %s\n",
-			me, bytes, strerror(errno));
-		dsm_finalize();
-		return 1;
-	}
+	if (!mm.a || !mm.b || !mm.c)
+		return app_alloc_failed("matmul", "3 x %zu bytes of shared heap", bytes);
 	app_block_range(n, nnodes, me, &mm.row_lo, &mm.row_hi);
 
 	if (app_team_run(&team, mm.nthreads, matmul_thread_main, &mm))
 		return 1;
 
 	bad = check_rows(&mm, mm.row_lo, mm.row_hi);
-	if (bad < 0)
-		fprintf(stderr, "matmul: node %d: out of memory for the check\n", me);
-	else if (bad > 0)
-		fprintf(stderr, "matmul: node %d: %ld entries of rows %ld..%ld differ from the sequential result\n",
-			me, bad, mm.row_lo, mm.row_hi - 1);
-	passed = app_all_ok(bad == 0);
+	passed = app_all_ok(app_check_report("matmul", bad,
+					     "entries of rows %ld..%ld differ from the sequential result",
+					     mm.row_lo, mm.row_hi - 1));
 
 	if (me == 0)
 		printf("matmul: %ldx%ld matrices, %d node%s x %d thread%s, %s consistency: %.6f s (%.1f Mflop/s), check %s\n",

@@ -51,13 +51,11 @@
  * a sequential sort of the input means sorted and a permutation of the
  * input.
  */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "apps/common/app.h"
 
@@ -336,6 +334,14 @@ static int parse_pow2(const char *s, long lo, long hi, long *out, int *log2)
 	return 0;
 }
 
+/* -r RADIX: into the struct radix at to, with its log. */
+static int parse_radix(const char *arg, void *to)
+{
+	struct radix *rs = to;
+
+	return parse_pow2(arg, 2, RADIX_MAX_RADIX, &rs->radix, &rs->log2radix);
+}
+
 int main(int argc, char **argv)
 {
 	struct radix rs = { .n = RADIX_DEF_KEYS,
@@ -343,49 +349,25 @@ int main(int argc, char **argv)
 			    .log2radix = RADIX_DEF_LOG2RADIX,
 			    .max_key = RADIX_DEF_MAXKEY, .nthreads = 1 };
 	struct app_team team;
-	int me, nnodes, opt, bits;
-	bool bad_args = false, ok;
+	int me, nnodes, bits;
+	bool ok;
 	size_t page, keybytes;
 	char size[32];
-	long v, bad;
+	long bad;
+	const struct app_opt opts[] = {
+		{ 'n', .l = &rs.n, .lo = 1, .hi = RADIX_MAX_KEYS },
+		{ 'r', .parse = parse_radix, .to = &rs },
+		{ 'm', .l = &rs.max_key, .lo = 1, .hi = RADIX_MAX_MAXKEY },
+		{ 't', .i = &rs.nthreads, .lo = 1, .hi = APP_MAX_THREADS },
+		{ 0 }
+	};
 
 	app_start("radix", &argc, &argv);
 	me = dsm_node_id();
 	nnodes = dsm_num_nodes();
 
-	/* Every node sees the same argv: let one of them complain. */
-	opterr = me == 0;
-	while ((opt = getopt(argc, argv, "n:r:m:t:h")) != -1) {
-		switch (opt) {
-		case 'n':
-			bad_args |= app_parse_long(optarg, 1, RADIX_MAX_KEYS, &rs.n) != 0;
-			break;
-		case 'r':
-			bad_args |= parse_pow2(optarg, 2, RADIX_MAX_RADIX, &rs.radix,
-					       &rs.log2radix) != 0;
-			break;
-		case 'm':
-			bad_args |= app_parse_long(optarg, 1, RADIX_MAX_MAXKEY,
-						   &rs.max_key) != 0;
-			break;
-		case 't':
-			if (app_parse_long(optarg, 1, APP_MAX_THREADS, &v))
-				bad_args = true;
-			else
-				rs.nthreads = (int)v;
-			break;
-		default:
-			bad_args = true;
-			break;
-		}
-	}
-	if (bad_args || optind != argc) {
-		/* Every node takes this path: finalizing stays collective. */
-		if (me == 0)
-			usage(argv[0]);
-		dsm_finalize();
-		return 2;
-	}
+	if (app_parse_args(argc, argv, "n:r:m:t:h", opts))
+		return app_usage_error(usage, argv[0]);
 
 	/* Digits: enough to cover the bits of max_key - 1. */
 	for (bits = 0; (1L << bits) < rs.max_key; bits++)
@@ -400,23 +382,17 @@ int main(int argc, char **argv)
 	rs.keys[1] = dsm_alloc_collective(keybytes);
 	rs.hist = dsm_alloc_collective(sizeof(uint32_t) * rs.hstride *
 				       (size_t)rs.nworkers);
-	if (!rs.keys[0] || !rs.keys[1] || !rs.hist) {
-		/* Collective: NULL on every node, so all of them get here. */
-		fprintf(stderr, "radix: node %d: cannot allocate 2 x %zu bytes of shared heap (DSM_HEAP_SIZE): %s\n",
-			me, keybytes, strerror(errno));
-		dsm_finalize();
-		return 1;
-	}
+	if (!rs.keys[0] || !rs.keys[1] || !rs.hist)
+		return app_alloc_failed("radix", "2 x %zu bytes of shared heap (DSM_HEAP_SIZE)",
+					keybytes);
 
 	if (app_team_run(&team, rs.nthreads, radix_thread, &rs))
 		exit(1);
 
 	/* After the last barrier the sorted array is complete: check it. */
 	bad = check_block(&rs);
-	if (bad)
-		fprintf(stderr, "radix: node %d: %ld of its keys differ from a sequential sort\n",
-			me, bad);
-	ok = app_all_ok(bad == 0);
+	ok = app_all_ok(app_check_report("radix", bad,
+					 "of its keys differ from a sequential sort"));
 	if (me == 0)
 		printf("radix: %ld keys in [0, %ld), radix %ld (%d pass%s), %d node%s x %d thread%s, %s consistency: %.6f s, check %s\n",
 		       rs.n, rs.max_key, rs.radix, rs.passes,

@@ -34,11 +34,9 @@
  *
  * DSM_RESULT size is SIZExITERS, as jacobi prints it.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <dsm.h>
 
@@ -227,46 +225,28 @@ static long check_rows(const struct sor *sr, long lo, long hi)
 
 int main(int argc, char **argv)
 {
-	struct sor sr = { 0 };
+	struct sor sr = { .nthreads = 1 };
 	struct app_team team;
-	long n = SOR_DEF_SIZE, iters = SOR_DEF_ITERS, nthreads = 1, bad;
+	long n = SOR_DEF_SIZE, iters = SOR_DEF_ITERS, bad;
 	size_t page, rowbytes, bytes;
-	int me, nnodes, opt, bad_args = 0;
+	int me, nnodes;
 	char size[64];
 	bool passed;
+	const struct app_opt opts[] = {
+		{ 'n', .l = &n, .lo = 3, .hi = 1 << 20 },
+		{ 'i', .l = &iters, .lo = 0, .hi = 1 << 30 },
+		{ 't', .i = &sr.nthreads, .lo = 1, .hi = APP_MAX_THREADS },
+		{ 0 }
+	};
 
 	app_start("sor", &argc, &argv);
 	me = dsm_node_id();
 	nnodes = dsm_num_nodes();
 
-	/* Every node sees the same argv: let one of them complain. */
-	opterr = me == 0;
-	while ((opt = getopt(argc, argv, "n:i:t:h")) != -1) {
-		switch (opt) {
-		case 'n':
-			bad_args |= app_parse_long(optarg, 3, 1 << 20, &n);
-			break;
-		case 'i':
-			bad_args |= app_parse_long(optarg, 0, 1 << 30, &iters);
-			break;
-		case 't':
-			bad_args |= app_parse_long(optarg, 1, APP_MAX_THREADS, &nthreads);
-			break;
-		default:
-			bad_args = 1;
-			break;
-		}
-	}
-	if (bad_args || optind != argc) {
-		/* Every node takes this path: finalizing stays collective. */
-		if (me == 0)
-			usage(argv[0]);
-		dsm_finalize();
-		return 2;
-	}
+	if (app_parse_args(argc, argv, "n:i:t:h", opts))
+		return app_usage_error(usage, argv[0]);
 	sr.n = n;
 	sr.iters = iters;
-	sr.nthreads = (int)nthreads;
 
 	page = dsm_page_size();
 	rowbytes = (size_t)((n + 1) / 2) * sizeof(double);
@@ -275,13 +255,8 @@ int main(int argc, char **argv)
 	bytes = rowbytes * (size_t)n;
 	sr.cell[RED] = dsm_alloc_collective(bytes);
 	sr.cell[BLACK] = dsm_alloc_collective(bytes);
-	if (!sr.cell[RED] || !sr.cell[BLACK]) {
-		/* Collective: NULL on every node, so all of them get here. */
-		fprintf(stderr, "sor: node %d: cannot allocate 2 x %zu bytes of shared heap: %s\n",
-			me, bytes, strerror(errno));
-		dsm_finalize();
-		return 1;
-	}
+	if (!sr.cell[RED] || !sr.cell[BLACK])
+		return app_alloc_failed("sor", "2 x %zu bytes of shared heap", bytes);
 	app_block_range(n, nnodes, me, &sr.row_lo, &sr.row_hi);
 
 	if (app_team_run(&team, sr.nthreads, sor_thread_main, &sr))
@@ -289,12 +264,9 @@ int main(int argc, char **argv)
 
 	/* After the last barrier every node's rows are final: check ours. */
 	bad = check_rows(&sr, sr.row_lo, sr.row_hi);
-	if (bad < 0)
-		fprintf(stderr, "sor: node %d: out of memory for the check\n", me);
-	else if (bad > 0)
-		fprintf(stderr, "sor: node %d: %ld cells of rows %ld..%ld differ from the sequential result\n",
-			me, bad, sr.row_lo, sr.row_hi - 1);
-	passed = app_all_ok(bad == 0);
+	passed = app_all_ok(app_check_report("sor", bad,
+					     "cells of rows %ld..%ld differ from the sequential result",
+					     sr.row_lo, sr.row_hi - 1));
 
 	if (me == 0)
 		printf("sor: %ldx%ld grid, %ld iterations (omega %g), %d node%s x %d thread%s, %s consistency: %.6f s, check %s\n",

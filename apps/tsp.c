@@ -52,7 +52,6 @@
  * start at city 0, and have exactly that length.  (Different runs may find
  * different optimal tours when several tie; the length is unique.)
  */
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -133,17 +132,6 @@ static void usage(const char *prog)
 		TSP_DEF_SEED, APP_MAX_THREADS);
 }
 
-/* splitmix64: a deterministic hash of (i, k) to a double in [0, 1). */
-static double hash01(uint64_t i, uint64_t k)
-{
-	uint64_t z = i * 0x9e3779b97f4a7c15ULL + k * 0xbf58476d1ce4e5b9ULL + 1;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	z ^= z >> 31;
-	return (double)(z >> 11) * 0x1.0p-53;
-}
-
 /* The instance of seed: n random points, rounded Euclidean distances. */
 static void make_instance(struct tsp_inst *in, int n, long seed)
 {
@@ -152,8 +140,8 @@ static void make_instance(struct tsp_inst *in, int n, long seed)
 
 	in->n = n;
 	for (i = 0; i < n; i++) {
-		x[i] = 1000 * hash01((uint64_t)seed, 2 * (uint64_t)i);
-		y[i] = 1000 * hash01((uint64_t)seed, 2 * (uint64_t)i + 1);
+		x[i] = 1000 * app_hash01((uint64_t)seed, 2 * (uint64_t)i);
+		y[i] = 1000 * app_hash01((uint64_t)seed, 2 * (uint64_t)i + 1);
 	}
 	for (i = 0; i < n; i++) {
 		in->minedge[i] = INT32_MAX;
@@ -382,56 +370,30 @@ int main(int argc, char **argv)
 {
 	struct tsp ts = { .split = TSP_DEF_SPLIT, .nthreads = 1 };
 	struct app_team team;
-	long v, n = TSP_DEF_CITIES, seed = TSP_DEF_SEED;
-	int me, opt, i, bad_args = 0;
+	long n = TSP_DEF_CITIES, seed = TSP_DEF_SEED;
+	int me, i;
 	bool ok = true;
 	char size[64];
+	const struct app_opt opts[] = {
+		{ 'n', .l = &n, .lo = 3, .hi = TSP_MAX_CITIES },
+		{ 'd', .i = &ts.split, .lo = 2, .hi = TSP_MAX_SPLIT },
+		{ 'r', .l = &seed, .lo = 0, .hi = LONG_MAX },
+		{ 't', .i = &ts.nthreads, .lo = 1, .hi = APP_MAX_THREADS },
+		{ 0 }
+	};
 
 	app_start("tsp", &argc, &argv);
 	me = dsm_node_id();
 
-	/* Every node sees the same argv: let one of them complain. */
-	opterr = me == 0;
-	while ((opt = getopt(argc, argv, "n:d:r:t:")) != -1) {
-		switch (opt) {
-		case 'n':
-			bad_args |= app_parse_long(optarg, 3, TSP_MAX_CITIES, &n);
-			break;
-		case 'd':
-			bad_args |= app_parse_long(optarg, 2, TSP_MAX_SPLIT, &v);
-			ts.split = (int)v;
-			break;
-		case 'r':
-			bad_args |= app_parse_long(optarg, 0, LONG_MAX, &seed);
-			break;
-		case 't':
-			bad_args |= app_parse_long(optarg, 1, APP_MAX_THREADS, &v);
-			ts.nthreads = (int)v;
-			break;
-		default:
-			bad_args = 1;
-			break;
-		}
-	}
-	if (bad_args || optind != argc) {
-		/* Every node takes this path: finalizing stays collective. */
-		if (me == 0)
-			usage(argv[0]);
-		dsm_finalize();
-		return 2;
-	}
+	if (app_parse_args(argc, argv, "n:d:r:t:", opts))
+		return app_usage_error(usage, argv[0]);
 
 	make_instance(&ts.in, (int)n, seed);
 	ts.cap = queue_cap((int)n, ts.split);
 	ts.sh = dsm_alloc_collective(sizeof(struct tsp_shared) +
 				     sizeof(struct tsp_item) * (size_t)ts.cap);
-	if (!ts.sh) {
-		/* Collective: NULL on every node, so all of them get here. */
-		fprintf(stderr, "tsp: node %d: cannot allocate a queue of %ld partial tours: %s\n",
-			me, ts.cap, strerror(errno));
-		dsm_finalize();
-		return 1;
-	}
+	if (!ts.sh)
+		return app_alloc_failed("tsp", "a queue of %ld partial tours", ts.cap);
 
 	if (app_team_run(&team, ts.nthreads, tsp_thread, &ts))
 		exit(1);

@@ -50,13 +50,11 @@
  * length) and the final potential and kinetic energies, and prints the
  * largest error.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "apps/common/app.h"
 
@@ -105,17 +103,6 @@ static void usage(const char *prog)
 		APP_MAX_THREADS);
 }
 
-/* splitmix64: a deterministic hash of (i, k) to a double in [0, 1). */
-static double hash01(uint64_t i, uint64_t k)
-{
-	uint64_t z = i * 0x9e3779b97f4a7c15ULL + k * 0xbf58476d1ce4e5b9ULL + 1;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	z ^= z >> 31;
-	return (double)(z >> 11) * 0x1.0p-53;
-}
-
 /* Molecule i's starting position and velocity. */
 static void initial_state(const struct water *w, long i, struct vec4 *p, struct vec4 *v)
 {
@@ -123,12 +110,12 @@ static void initial_state(const struct water *w, long i, struct vec4 *p, struct 
 	double a = w->box / (double)side;
 	double vmax = sqrt(3.0);	/* uniform in [-vmax, vmax]: variance 1 */
 
-	p->c[0] = a * ((double)(i % side) + 0.5 + 0.1 * (hash01(i, 0) - 0.5));
-	p->c[1] = a * ((double)(i / side % side) + 0.5 + 0.1 * (hash01(i, 1) - 0.5));
-	p->c[2] = a * ((double)(i / side / side) + 0.5 + 0.1 * (hash01(i, 2) - 0.5));
+	p->c[0] = a * ((double)(i % side) + 0.5 + 0.1 * (app_hash01(i, 0) - 0.5));
+	p->c[1] = a * ((double)(i / side % side) + 0.5 + 0.1 * (app_hash01(i, 1) - 0.5));
+	p->c[2] = a * ((double)(i / side / side) + 0.5 + 0.1 * (app_hash01(i, 2) - 0.5));
 	p->c[3] = 0;
 	for (int d = 0; d < 3; d++)
-		v->c[d] = vmax * (2 * hash01(i, 3 + d) - 1);
+		v->c[d] = vmax * (2 * app_hash01(i, 3 + d) - 1);
 	v->c[3] = 0;
 }
 
@@ -382,42 +369,23 @@ int main(int argc, char **argv)
 	struct water w = { .n = WATER_DEF_MOLS, .steps = WATER_DEF_STEPS,
 			   .nthreads = 1 };
 	struct app_team team;
-	long v, npages;
-	int me, nnodes, opt, t, bad_args = 0;
+	long npages;
+	int me, nnodes, t;
 	bool ok = true;
 	char size[64];
+	const struct app_opt opts[] = {
+		{ 'n', .l = &w.n, .lo = 2, .hi = WATER_MAX_MOLS },
+		{ 's', .i = &w.steps, .lo = 1, .hi = 1L << 30 },
+		{ 't', .i = &w.nthreads, .lo = 1, .hi = APP_MAX_THREADS },
+		{ 0 }
+	};
 
 	app_start("water", &argc, &argv);
 	me = dsm_node_id();
 	nnodes = dsm_num_nodes();
 
-	/* Every node sees the same argv: let one of them complain. */
-	opterr = me == 0;
-	while ((opt = getopt(argc, argv, "n:s:t:")) != -1) {
-		switch (opt) {
-		case 'n':
-			bad_args |= app_parse_long(optarg, 2, WATER_MAX_MOLS, &w.n);
-			break;
-		case 's':
-			bad_args |= app_parse_long(optarg, 1, 1L << 30, &v);
-			w.steps = (int)v;
-			break;
-		case 't':
-			bad_args |= app_parse_long(optarg, 1, APP_MAX_THREADS, &v);
-			w.nthreads = (int)v;
-			break;
-		default:
-			bad_args = 1;
-			break;
-		}
-	}
-	if (bad_args || optind != argc) {
-		/* Every node takes this path: finalizing stays collective. */
-		if (me == 0)
-			usage(argv[0]);
-		dsm_finalize();
-		return 2;
-	}
+	if (app_parse_args(argc, argv, "n:s:t:", opts))
+		return app_usage_error(usage, argv[0]);
 
 	w.box = cbrt((double)w.n / WATER_DENSITY);
 	w.half = w.box / 2;
@@ -428,13 +396,8 @@ int main(int argc, char **argv)
 	w.pos = dsm_alloc_collective(sizeof(struct vec4) * (size_t)(npages * w.per_block));
 	w.force = dsm_alloc_collective(sizeof(struct vec4) * (size_t)(npages * w.per_block));
 	w.energy = dsm_alloc_collective(sizeof(double) * 2 * (size_t)nnodes);
-	if (!w.pos || !w.force || !w.energy) {
-		/* Collective: NULL on every node, so all of them get here. */
-		fprintf(stderr, "water: node %d: cannot allocate the shared arrays: %s\n",
-			me, strerror(errno));
-		dsm_finalize();
-		return 1;
-	}
+	if (!w.pos || !w.force || !w.energy)
+		return app_alloc_failed("water", "the shared arrays");
 	/* Whole blocks per node: no two nodes write one page of pos or force. */
 	app_block_range(w.nblocks, nnodes, me, &w.blo, &w.bhi);
 	w.lo = w.blo * w.per_block;

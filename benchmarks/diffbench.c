@@ -28,14 +28,13 @@
  * stay honest.  Page, twin and diff stay in the cache between calls: this
  * is the cost of the work, not of the memory traffic of a cold page.
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "benchmarks/bench_common.h"
 #include "runtime/protocol/diff.h"
 
 #define DB_PAGE		4096u
@@ -94,28 +93,6 @@ static struct db_acc floor_acc[FL_NR];
 static struct db_acc case_acc[DB_NCASES][W_NR];
 
 /* ------------------------------------------------------------ helpers */
-
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The median of v (sorted in place); for an even count, the mean of the middle two. */
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static uint64_t rng_state = 0x243f6a8885a308d3ull;
 
@@ -215,10 +192,10 @@ static long calibrate(int fl, struct db_case *c, enum db_what w)
 
 	select_for(fl, w);
 	for (;;) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 
 		run_batch(fl, c, w, n);
-		if (now_ns() - t0 >= DB_SAMPLE_NS / 4 || n >= 1L << 24)
+		if (bench_now_ns() - t0 >= DB_SAMPLE_NS / 4 || n >= 1L << 24)
 			break;
 		n *= 2;
 	}
@@ -233,17 +210,17 @@ static void measure(struct db_acc *a, int r, int fl, struct db_case *c, enum db_
 	select_for(fl, w);
 	run_batch(fl, c, w, a->iters / 8 + 1);	/* warm up */
 	for (k = 0; k < samples; k++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 
 		run_batch(fl, c, w, a->iters);
-		buf[k] = (double)(now_ns() - t0) / (double)a->iters;
+		buf[k] = (double)(bench_now_ns() - t0) / (double)a->iters;
 	}
-	a->rmed[r] = median(buf, samples);
+	a->rmed[r] = bench_median(buf, samples);
 }
 
 static double result(struct db_acc *a)
 {
-	return median(a->rmed, rounds);
+	return bench_median(a->rmed, rounds);
 }
 
 /* ------------------------------------------------------------- main */
@@ -288,19 +265,6 @@ static void print_table(void)
 		printf("avx2: n/a, this CPU (or this build) has no AVX2 scanner.\n");
 }
 
-static int parse_int(const char *s, long lo, long hi, int *v)
-{
-	char *end;
-	long x;
-
-	errno = 0;
-	x = strtol(s, &end, 10);
-	if (errno || end == s || *end || x < lo || x > hi)
-		return -1;
-	*v = (int)x;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	int opt, bad = 0, r, fl;
@@ -310,10 +274,10 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "r:s:h")) != -1) {
 		switch (opt) {
 		case 'r':
-			bad |= parse_int(optarg, 1, 1000, &rounds);
+			bad |= bench_parse_int(optarg, 1, 1000, &rounds);
 			break;
 		case 's':
-			bad |= parse_int(optarg, 1, 100000, &samples);
+			bad |= bench_parse_int(optarg, 1, 100000, &samples);
 			break;
 		default:
 			bad = 1;

@@ -43,16 +43,16 @@
  * so each message counts once), taken before the nodes exchange them
  * through shared memory.  Exit status 1 on a wrong value.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <dsm.h>
+
+#include "benchmarks/bench_common.h"
 
 #define K_DEF_PAGES	16
 #define K_DEF_ROUNDS	200
@@ -85,40 +85,6 @@ struct k_run {
 	double t0;
 };
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static const char *model_name(void)
-{
-	switch (dsm_consistency()) {
-	case DSM_SEQUENTIAL:
-		return "sequential";
-	case DSM_RELEASE:
-		return "release";
-	case DSM_WEAK:
-		return "weak";
-	}
-	return "unknown";
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* Pin the homes of [p, p + len) before anything touches it (see the top). */
 static void pin_homes(const char *p, size_t len)
 {
@@ -133,7 +99,7 @@ static void region_begin(struct k_run *k)
 {
 	dsm_barrier();
 	dsm_get_stats(&k->st0);
-	k->t0 = now();
+	k->t0 = bench_now();
 }
 
 /*
@@ -149,7 +115,7 @@ static void region_end(struct k_run *k, const char *kernel)
 	double secs;
 
 	dsm_barrier();
-	secs = now() - k->t0;
+	secs = bench_now() - k->t0;
 	dsm_get_stats(&st);
 	mine[KS_MSGS] = st.msgs_sent - k->st0.msgs_sent;
 	mine[KS_BYTES] = st.bytes_sent - k->st0.bytes_sent;
@@ -178,7 +144,7 @@ static void region_end(struct k_run *k, const char *kernel)
 		for (int i = 0; i < KS_NR; i++)
 			sum[i] += all[(size_t)n * KS_NR + i];
 	printf("DSM_KERNEL kernel=%s nodes=%d model=%s seconds=%.6f\n", kernel, k->nodes,
-	       model_name(), secs);
+	       bench_model_name(dsm_consistency()), secs);
 	printf("DSM_KERNEL_STATS");
 	for (int i = 0; i < KS_NR; i++)
 		printf(" %s=%" PRIu64, k_stat_name[i], sum[i]);
@@ -225,13 +191,13 @@ static int falseshare(struct k_run *k, int argc, char **argv)
 	while ((opt = getopt(argc, argv, "p:r:w:")) != -1) {
 		switch (opt) {
 		case 'p':
-			bad |= parse_long(optarg, 1, 1 << 20, &pages);
+			bad |= bench_parse_long(optarg, 1, 1 << 20, &pages);
 			break;
 		case 'r':
-			bad |= parse_long(optarg, 1, 1000000000, &rounds);
+			bad |= bench_parse_long(optarg, 1, 1000000000, &rounds);
 			break;
 		case 'w':
-			bad |= parse_long(optarg, 1, 1000000, &writes);
+			bad |= bench_parse_long(optarg, 1, 1000000, &writes);
 			break;
 		default:
 			bad = 1;
@@ -333,13 +299,13 @@ static int locks(struct k_run *k, int argc, char **argv)
 	while ((opt = getopt(argc, argv, "l:k:b:")) != -1) {
 		switch (opt) {
 		case 'l':
-			bad |= parse_long(optarg, 1, DSM_MAX_LOCKS, &nlocks);
+			bad |= bench_parse_long(optarg, 1, DSM_MAX_LOCKS, &nlocks);
 			break;
 		case 'k':
-			bad |= parse_long(optarg, 1, 1000000000, &cs);
+			bad |= bench_parse_long(optarg, 1, 1000000000, &cs);
 			break;
 		case 'b':
-			bad |= parse_long(optarg, (long)sizeof(struct lk_rec), 1 << 20, &recbytes);
+			bad |= bench_parse_long(optarg, (long)sizeof(struct lk_rec), 1 << 20, &recbytes);
 			break;
 		default:
 			bad = 1;

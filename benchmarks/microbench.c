@@ -75,7 +75,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -85,10 +84,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <dsm.h>
+
+#include "benchmarks/bench_common.h"
 
 #define MB_DEF_ROUNDS	7
 #define MB_DEF_SAMPLES	250
@@ -252,45 +252,11 @@ static int op_shown(int op)
 	return relaxed || !op_info[op].rx_only;
 }
 
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Sorts v in place; returns the nearest-rank q-quantile (0 < q <= 1). */
-static double quantile(double *v, int n, double q)
-{
-	int k;
-
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	k = (int)ceil(q * n) - 1;
-	if (k < 0)
-		k = 0;
-	return v[k];
-}
-
-/* The median of v; for an even count, the mean of the middle two. */
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* Record round r of quantity q, whose n samples (ns) are in v. */
 static void round_done(struct mb *mb, int q, int r, double *v, int n)
 {
-	mb->acc[q].rp90[r] = quantile(v, n, 0.9);
-	mb->acc[q].rmed[r] = median(v, n);
+	mb->acc[q].rp90[r] = bench_quantile(v, n, 0.9);
+	mb->acc[q].rmed[r] = bench_median(v, n);
 }
 
 /*
@@ -301,8 +267,8 @@ static void result_done(struct mb *mb, int q, struct mb_result *res)
 {
 	struct mb_acc *a = &mb->acc[q];
 
-	res->med_us = median(a->rmed, mb->rounds) / 1000.0;
-	res->p90_us = median(a->rp90, mb->rounds) / 1000.0;
+	res->med_us = bench_median(a->rmed, mb->rounds) / 1000.0;
+	res->p90_us = bench_median(a->rp90, mb->rounds) / 1000.0;
 	if (a->ops) {
 		res->msgs = (double)a->msgs / (double)a->ops;
 		res->bytes = (double)a->bytes / (double)a->ops;
@@ -435,16 +401,16 @@ static int floor_fault_round(struct mb *mb, int r)
 
 		/* The upgrade a fault handler does, alone. */
 		mprotect((void *)fl_page, fl_len, PROT_NONE);
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		mprotect((void *)fl_page, fl_len, PROT_READ | PROT_WRITE);
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		mb->buf2[k] = (double)(t1 - t0);
 
 		/* The whole cycle: fault, handler, mprotect, retry. */
 		mprotect((void *)fl_page, fl_len, PROT_NONE);
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		fl_page[0] = (char)k;
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		mb->buf[k] = (double)(t1 - t0);
 	}
 	sigaction(SIGSEGV, &fl_saved, NULL);
@@ -584,13 +550,13 @@ static void floor_tcp_round(struct mb *mb, int q, int r, size_t len)
 		return;
 	}
 	for (k = 0; k < n; k++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 
 		if (send_all(mb->tcp_fd, msg, len) ||
 		    recv_all(mb->tcp_fd, msg, len))
 			goto broken;
 		if (k >= MB_TCP_WARMUP)
-			mb->buf[k - MB_TCP_WARMUP] = (double)(now_ns() - t0);
+			mb->buf[k - MB_TCP_WARMUP] = (double)(bench_now_ns() - t0);
 	}
 	round_done(mb, q, r, mb->buf, mb->samples);
 	mb->acc[q].ops++;	/* a floor's "ops" count its completed rounds */
@@ -647,12 +613,12 @@ static void op_fault_round(struct mb *mb, enum mb_op_id op, int r)
 			uint64_t t0, t1;
 			char got = want;
 
-			t0 = now_ns();
+			t0 = bench_now_ns();
 			if (is_read)
 				got = *p;
 			else
 				*p = want;
-			t1 = now_ns();
+			t1 = bench_now_ns();
 			mb->buf[k] = (double)(t1 - t0);
 			if (got != want)
 				mb->sh->errors++;
@@ -683,10 +649,10 @@ static void op_lock_round(struct mb *mb, enum mb_op_id op, int r)
 			uint64_t t0, t1;
 
 			window_open(mb);
-			t0 = now_ns();
+			t0 = bench_now_ns();
 			ret |= dsm_lock_acquire(id);
 			ret |= dsm_lock_release(id);
-			t1 = now_ns();
+			t1 = bench_now_ns();
 			window_close(mb, Q_OP(op), 1);
 			mb->buf[k] = (double)(t1 - t0);
 		}
@@ -715,10 +681,10 @@ static void op_barrier_round(struct mb *mb, int r)
 	}
 	window_open(mb);
 	for (k = 0; k < mb->samples; k++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 
 		dsm_barrier();
-		mb->buf[k] = (double)(now_ns() - t0);
+		mb->buf[k] = (double)(bench_now_ns() - t0);
 	}
 	window_close(mb, Q_OP(OP_BARRIER), (uint64_t)mb->samples);
 	round_done(mb, Q_OP(OP_BARRIER), r, mb->buf, mb->samples);
@@ -741,9 +707,9 @@ static void op_release_round(struct mb *mb, int r)
 
 			*(volatile char *)pg[k] = (char)(0x40 + r);
 			window_open(mb);
-			t0 = now_ns();
+			t0 = bench_now_ns();
 			dsm_release();
-			t1 = now_ns();
+			t1 = bench_now_ns();
 			window_close(mb, Q_OP(OP_RELEASE_DIFF), 1);
 			mb->buf[k] = (double)(t1 - t0);
 		}
@@ -792,11 +758,11 @@ static void op_handoff_round(struct mb *mb, int r)
 			char got;
 
 			window_open(mb);
-			t0 = now_ns();
+			t0 = bench_now_ns();
 			ret |= dsm_lock_acquire(id);
 			got = *(volatile char *)pg[k];
 			ret |= dsm_lock_release(id);
-			t1 = now_ns();
+			t1 = bench_now_ns();
 			if (got == want) {
 				window_close(mb, Q_OP(OP_HANDOFF), 1);
 				mb->buf[k] = (double)(t1 - t0);
@@ -858,19 +824,6 @@ static void run_round(struct mb *mb, int r)
 
 /* ------------------------------------------------------------- output */
 
-static const char *model_name(dsm_consistency_t m)
-{
-	switch (m) {
-	case DSM_SEQUENTIAL:
-		return "sequential";
-	case DSM_RELEASE:
-		return "release";
-	case DSM_WEAK:
-		return "weak";
-	}
-	return "unknown";
-}
-
 static const char *floor_short(enum mb_floor_id f)
 {
 	switch (f) {
@@ -899,7 +852,7 @@ static void print_table(struct mb *mb)
 
 	printf("libdsm microbench: 2 nodes, %s consistency, page %zu B, %d rounds x %d samples\n"
 	       "(median = median over rounds of each round's median; p90 likewise; node 1 measures)\n\n",
-	       model_name(dsm_consistency()), mb->page, mb->rounds, mb->samples);
+	       bench_model_name(dsm_consistency()), mb->page, mb->rounds, mb->samples);
 
 	printf("%-50s %10s %10s\n", "floor", "median us", "p90 us");
 	for (i = 0; i < FL_NR; i++) {
@@ -979,19 +932,6 @@ static void usage(const char *prog)
 		prog, MB_DEF_ROUNDS, MB_DEF_SAMPLES);
 }
 
-static int parse_int(const char *s, long lo, long hi, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct mb mb = { .rounds = MB_DEF_ROUNDS, .samples = MB_DEF_SAMPLES };
@@ -1010,10 +950,10 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "r:s:h")) != -1) {
 		switch (opt) {
 		case 'r':
-			bad_args |= parse_int(optarg, 1, 1000, &mb.rounds);
+			bad_args |= bench_parse_int(optarg, 1, 1000, &mb.rounds);
 			break;
 		case 's':
-			bad_args |= parse_int(optarg, 1, 1000000, &mb.samples);
+			bad_args |= bench_parse_int(optarg, 1, 1000000, &mb.samples);
 			break;
 		default:
 			bad_args = 1;

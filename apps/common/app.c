@@ -3,10 +3,12 @@
  * app.c - the plumbing every app of the suite shares (see app.h).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "apps/common/app.h"
 
@@ -28,6 +30,7 @@ void app_start(const char *name, int *argc, char ***argv)
 		dsm_finalize();
 		exit(1);
 	}
+	opterr = dsm_node_id() == 0;
 }
 
 int app_parse_long(const char *s, long lo, long hi, long *out)
@@ -41,6 +44,78 @@ int app_parse_long(const char *s, long lo, long hi, long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* app_parse_long() into an int ([lo, hi] within int's range). */
+static int app_parse_int(const char *s, long lo, long hi, int *out)
+{
+	long v;
+
+	if (app_parse_long(s, lo, hi, &v))
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int app_parse_args(int argc, char **argv, const char *optstring,
+		   const struct app_opt *opts)
+{
+	const struct app_opt *o;
+	int opt, bad = 0;
+
+	while ((opt = getopt(argc, argv, optstring)) != -1) {
+		for (o = opts; o->letter && o->letter != opt; o++)
+			;
+		if (!o->letter)
+			bad = 1;	/* getopt's '?', or -h */
+		else if (o->l)
+			bad |= app_parse_long(optarg, o->lo, o->hi, o->l);
+		else if (o->i)
+			bad |= app_parse_int(optarg, o->lo, o->hi, o->i);
+		else
+			bad |= o->parse(optarg, o->to);
+	}
+	return bad || optind != argc ? -1 : 0;
+}
+
+int app_usage_error(void (*usage)(const char *prog), const char *prog)
+{
+	if (dsm_node_id() == 0)
+		usage(prog);
+	dsm_finalize();
+	return 2;
+}
+
+int app_alloc_failed(const char *name, const char *fmt, ...)
+{
+	int err = errno;
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: node %d: cannot allocate %s: %s\n", name, dsm_node_id(),
+		what, strerror(err));
+	dsm_finalize();
+	return 1;
+}
+
+bool app_check_report(const char *name, long bad, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	if (bad < 0) {
+		fprintf(stderr, "%s: node %d: out of memory for the check\n", name,
+			dsm_node_id());
+	} else if (bad > 0) {
+		va_start(ap, fmt);
+		vsnprintf(what, sizeof(what), fmt, ap);
+		va_end(ap);
+		fprintf(stderr, "%s: node %d: %ld %s\n", name, dsm_node_id(), bad, what);
+	}
+	return bad == 0;
 }
 
 double app_now(void)
@@ -62,6 +137,16 @@ const char *app_model_name(void)
 		return "weak";
 	}
 	return "unknown";
+}
+
+double app_hash01(uint64_t i, uint64_t k)
+{
+	uint64_t z = i * 0x9e3779b97f4a7c15ULL + k * 0xbf58476d1ce4e5b9ULL + 1;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return (double)(z >> 11) * 0x1.0p-53;
 }
 
 void app_block_range(long total, int nparts, int k, long *lo, long *hi)

@@ -9,10 +9,13 @@
  * holds the plumbing they share so that each app's source is its algorithm:
  *
  *   app_start()     dsm_init, or one line and exit 1
- *   app_parse_long  strict integer option parsing
+ *   app_parse_args  the options, by a table (app_parse_long: one integer)
+ *   app_usage_error bad arguments: node 0 prints the usage, exit status 2
+ *   app_alloc_failed  a collective allocation failed: one line, exit status 1
  *   app_now()       CLOCK_MONOTONIC seconds
  *   app_team_*      -t THREADS application threads per node with a
  *                   node-wide barrier around the collective dsm_barrier
+ *   app_check_report  this node's check: one line if it failed
  *   app_all_ok()    collective: did every node's check pass?
  *   app_finish()    node 0 prints the DSM_RESULT line; dsm_finalize; exit code
  *
@@ -25,22 +28,74 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <dsm.h>
 
 #define APP_MAX_THREADS 64
 
-/* dsm_init(argc, argv); on failure one line "NAME: dsm_init: why" and exit(1). */
+/*
+ * dsm_init(argc, argv); on failure one line "NAME: dsm_init: why" and
+ * exit(1).  Every node sees the same argv, so only node 0 lets getopt()
+ * complain (opterr).
+ */
 void app_start(const char *name, int *argc, char ***argv);
 
 /* Parse s as a decimal integer in [lo, hi] into *out; 0 or -1. */
 int app_parse_long(const char *s, long lo, long hi, long *out);
+
+/*
+ * One option of app_parse_args(): its letter and where its argument goes,
+ * one of a long or an int in [lo, hi] (app_parse_long) or whatever
+ * parse(arg, to) makes of it (0, or -1 if it is bad).  A letter of 0 ends
+ * the table.
+ */
+struct app_opt {
+	int letter;
+	long *l;
+	int *i;
+	long lo, hi;
+	int (*parse)(const char *arg, void *to);
+	void *to;
+};
+
+/*
+ * Parse argv (after app_start) with getopt(optstring), each option by its
+ * entry in opts.  An option without an entry (such as an "h" in optstring)
+ * or a bad value does not stop the parsing: every option is looked at.
+ * Returns 0, or -1 if any option or value was bad or an operand is left.
+ */
+int app_parse_args(int argc, char **argv, const char *optstring,
+		   const struct app_opt *opts);
+
+/*
+ * Collective, for bad arguments (the same on every node, so every node
+ * takes this path and finalizing stays balanced): node 0 calls usage(prog),
+ * then dsm_finalize().  Returns the process's exit status, 2.
+ */
+int app_usage_error(void (*usage)(const char *prog), const char *prog);
+
+/*
+ * Collective, when dsm_alloc_collective() failed (it fails on every node
+ * alike, so all of them get here): one line
+ *   NAME: node N: cannot allocate WHAT: strerror(errno)
+ * with WHAT formatted from fmt, then dsm_finalize().  Returns the process's
+ * exit status, 1.
+ */
+int app_alloc_failed(const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Seconds on CLOCK_MONOTONIC. */
 double app_now(void);
 
 /* The consistency model's name as DSM_CONSISTENCY spells it. */
 const char *app_model_name(void);
+
+/*
+ * splitmix64: a deterministic hash of (i, k) to a double in [0, 1), for
+ * inputs that every node (and the check) generates alike.
+ */
+double app_hash01(uint64_t i, uint64_t k);
 
 /* Block partition of [0, total) into nparts: part k gets [*lo, *hi). */
 void app_block_range(long total, int nparts, int k, long *lo, long *hi);
@@ -67,6 +122,17 @@ int app_team_run(struct app_team *team, int nthreads,
  * second keeps every thread from reading before the DSM acquire.
  */
 void app_team_barrier(struct app_team *team, int tid);
+
+/*
+ * This node's part of the check, bad the number of values that differ or
+ * -1 if the check ran out of memory: for bad < 0 one line
+ *   NAME: node N: out of memory for the check
+ * for bad > 0 one line
+ *   NAME: node N: BAD WHAT
+ * with WHAT formatted from fmt.  Returns bad == 0 (for app_all_ok()).
+ */
+bool app_check_report(const char *name, long bad, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /*
  * Collective (one thread per node): true on every node if ok is true on
