@@ -415,11 +415,7 @@ int main(int argc, char **argv)
 	char *ctl;
 	int rc, src;
 
-	rc = dsm_init(&argc, &argv);
-	if (rc) {
-		fprintf(stderr, "%s: dsm_init: %s\n", prog, dsm_strerror(rc));
-		return 1;
-	}
+	t_start(&argc, &argv);
 	me = dsm_node_id();
 	nodes = dsm_num_nodes();
 	ps = dsm_page_size();

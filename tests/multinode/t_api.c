@@ -284,11 +284,7 @@ int main(int argc, char **argv)
 
 	test_before_init();
 
-	rc = dsm_init(&argc, &argv);
-	if (rc) {
-		fprintf(stderr, "%s: dsm_init: %s\n", prog, dsm_strerror(rc));
-		return 1;
-	}
+	t_start(&argc, &argv);
 	me = dsm_node_id();
 	nodes = dsm_num_nodes();
 	if (me < 0 || me >= nodes || nodes < 1 || nodes > DSM_MAX_NODES)

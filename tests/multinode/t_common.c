@@ -21,6 +21,16 @@ void fail(const char *fmt, ...)
 	exit(1);
 }
 
+void t_start(int *argc, char ***argv)
+{
+	int rc = dsm_init(argc, argv);
+
+	if (rc) {
+		fprintf(stderr, "%s: dsm_init: %s\n", prog, dsm_strerror(rc));
+		exit(1);
+	}
+}
+
 unsigned parse_uint(const char *s, const char *what, unsigned long max)
 {
 	char *end;

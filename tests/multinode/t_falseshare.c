@@ -41,11 +41,7 @@ int main(int argc, char **argv)
 	size_t ps, nwords, i;
 	int rc, me, nodes;
 
-	rc = dsm_init(&argc, &argv);
-	if (rc) {
-		fprintf(stderr, "%s: dsm_init: %s\n", prog, dsm_strerror(rc));
-		return 1;
-	}
+	t_start(&argc, &argv);
 	if (argc > 1)
 		pages = parse_uint(argv[1], "page count", 1000000);
 	if (argc > 2)

@@ -85,11 +85,7 @@ int main(int argc, char **argv)
 	int rc, me, nodes, n;
 	char *ctl;
 
-	rc = dsm_init(&argc, &argv);
-	if (rc) {
-		fprintf(stderr, "%s: dsm_init: %s\n", prog, dsm_strerror(rc));
-		return 1;
-	}
+	t_start(&argc, &argv);
 	if (dsm_consistency() != DSM_SEQUENTIAL) {
 		/* Finalize first so no node sees the others vanish mid-job. */
 		if (dsm_node_id() == 0)

@@ -86,11 +86,7 @@ int main(int argc, char **argv)
 	size_t bytes;
 	int rc, me, nodes, k;
 
-	rc = dsm_init(&argc, &argv);
-	if (rc) {
-		fprintf(stderr, "%s: dsm_init: %s\n", prog, dsm_strerror(rc));
-		return 1;
-	}
+	t_start(&argc, &argv);
 	if (argc > 1)
 		rows = parse_uint(argv[1], "row count", 100000);
 	if (argc > 2)

@@ -53,14 +53,10 @@ int main(int argc, char **argv)
 {
 	unsigned handoffs = 100000, barriers = 10000, i, mine = 0;
 	volatile uint64_t *counter, *words;
-	int rc, me, nodes;
+	int me, nodes;
 	uint64_t c;
 
-	rc = dsm_init(&argc, &argv);
-	if (rc) {
-		fprintf(stderr, "%s: dsm_init: %s\n", prog, dsm_strerror(rc));
-		return 1;
-	}
+	t_start(&argc, &argv);
 	if (argc > 1)
 		handoffs = parse_uint(argv[1], "handoff count", 100000000);
 	if (argc > 2)

@@ -43,13 +43,9 @@ int main(int argc, char **argv)
 	struct dsm_stats s0, s1;
 	volatile unsigned char *page;
 	size_t ps, i;
-	int rc, me, nodes;
+	int me, nodes;
 
-	rc = dsm_init(&argc, &argv);
-	if (rc) {
-		fprintf(stderr, "%s: dsm_init: %s\n", prog, dsm_strerror(rc));
-		return 1;
-	}
+	t_start(&argc, &argv);
 	if (argc > 1)
 		rounds = parse_uint(argv[1], "round count", 1000000);
 	if (argc > 2)

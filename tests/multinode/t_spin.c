@@ -66,11 +66,7 @@ int main(int argc, char **argv)
 	size_t ps;
 	char *base;
 
-	rc = dsm_init(&argc, &argv);
-	if (rc) {
-		fprintf(stderr, "%s: dsm_init: %s\n", prog, dsm_strerror(rc));
-		return 1;
-	}
+	t_start(&argc, &argv);
 	if (argc > 1)
 		limit = atof(argv[1]);
 	if (!dir || !*dir)

@@ -219,11 +219,7 @@ int main(int argc, char **argv)
 	int rc, fd, n, shorts = 0;
 
 	pipe_round_trip("before dsm_init");
-	rc = dsm_init(&argc, &argv);
-	if (rc) {
-		fprintf(stderr, "%s: dsm_init: %s\n", prog, dsm_strerror(rc));
-		return 1;
-	}
+	t_start(&argc, &argv);
 	if (argc > 1)
 		rounds = (unsigned)atoi(argv[1]);
 	me = dsm_node_id();

@@ -165,11 +165,7 @@ int main(int argc, char **argv)
 	char *base;
 	int rc;
 
-	rc = dsm_init(&argc, &argv);
-	if (rc) {
-		fprintf(stderr, "%s: dsm_init: %s\n", prog, dsm_strerror(rc));
-		return 1;
-	}
+	t_start(&argc, &argv);
 	if (argc > 1)
 		nthreads = parse_uint(argv[1], "thread count", 100000);
 	if (argc > 2)

@@ -64,11 +64,7 @@ int main(int argc, char **argv)
 	uint64_t *rows;
 	int rc;
 
-	rc = dsm_init(&argc, &argv);
-	if (rc) {
-		fprintf(stderr, "%s: dsm_init: %s\n", prog, dsm_strerror(rc));
-		return 1;
-	}
+	t_start(&argc, &argv);
 	if (argc > 1)
 		rounds = parse_uint(argv[1], "round count", 1000000);
 	me = dsm_node_id();

@@ -110,13 +110,9 @@ int main(int argc, char **argv)
 {
 	dsm_consistency_t model;
 	volatile uint64_t *x, *y;
-	int rc, me;
+	int me;
 
-	rc = dsm_init(&argc, &argv);
-	if (rc) {
-		fprintf(stderr, "%s: dsm_init: %s\n", prog, dsm_strerror(rc));
-		return 1;
-	}
+	t_start(&argc, &argv);
 	if (dsm_num_nodes() < 3) {
 		if (dsm_node_id() == 0)
 			printf("%s: skipped: needs 3 nodes\n", prog);
