@@ -16,9 +16,10 @@ int dsm_sync_init(struct dsm_rt *rt)
 	pthread_mutex_init(&s->lock, NULL);
 	s->mgr = calloc(DSM_MAX_LOCKS, sizeof(*s->mgr));
 	s->held = calloc(DSM_MAX_LOCKS, sizeof(*s->held));
-	s->held_vc = calloc(DSM_MAX_LOCKS, sizeof(*s->held_vc));
+	s->held_vc = calloc((size_t)DSM_MAX_LOCKS * (size_t)rt->nnodes, sizeof(uint64_t));
+	s->lock_vc = calloc((size_t)DSM_MAX_LOCKS * (size_t)rt->nnodes, sizeof(uint64_t));
 	s->bar_arrive_vc = calloc((size_t)rt->nnodes * (size_t)rt->nnodes, sizeof(uint64_t));
-	if (!s->mgr || !s->held || !s->held_vc || !s->bar_arrive_vc) {
+	if (!s->mgr || !s->held || !s->held_vc || !s->lock_vc || !s->bar_arrive_vc) {
 		dsm_sync_fini(rt);
 		return -ENOMEM;
 	}
@@ -35,12 +36,14 @@ void dsm_sync_fini(struct dsm_rt *rt)
 	free(s->mgr);
 	free(s->held);
 	free(s->held_vc);
+	free(s->lock_vc);
 	free(s->bar_arrive_vc);
 	dsm_notices_free(&s->bar_nv);
 	dsm_notices_free(&s->bar_result.nv);
 	s->mgr = NULL;
 	s->held = NULL;
 	s->held_vc = NULL;
+	s->lock_vc = NULL;
 	s->bar_arrive_vc = NULL;
 }
 

@@ -194,18 +194,22 @@ void dsm_iv_barrier_done(struct dsm_rt *rt, const uint64_t *vc)
 	pthread_mutex_unlock(&iv->lock);
 }
 
-void dsm_iv_vc(struct dsm_rt *rt, uint64_t *out)
+/* A consistent copy of one of the node's vectors (iv.lock). */
+static void copy_vector(struct dsm_rt *rt, const uint64_t *v, uint64_t *out)
 {
 	pthread_mutex_lock(&rt->iv.lock);
-	memcpy(out, rt->iv.vc, sizeof(uint64_t) * (size_t)rt->nnodes);
+	memcpy(out, v, sizeof(uint64_t) * (size_t)rt->nnodes);
 	pthread_mutex_unlock(&rt->iv.lock);
+}
+
+void dsm_iv_vc(struct dsm_rt *rt, uint64_t *out)
+{
+	copy_vector(rt, rt->iv.vc, out);
 }
 
 void dsm_iv_floor(struct dsm_rt *rt, uint64_t *out)
 {
-	pthread_mutex_lock(&rt->iv.lock);
-	memcpy(out, rt->iv.floor, sizeof(uint64_t) * (size_t)rt->nnodes);
-	pthread_mutex_unlock(&rt->iv.lock);
+	copy_vector(rt, rt->iv.floor, out);
 }
 
 int dsm_iv_collect(struct dsm_rt *rt, const uint64_t *since, bool own, struct dsm_notices *out)
@@ -242,8 +246,8 @@ void dsm_iv_send(struct dsm_rt *rt, int dst, uint8_t type, uint32_t aux, uint64_
 	size_t max = dsm_rt_max_payload(rt);
 	size_t per_msg = max / sizeof(struct dsm_notice);
 	size_t room = (max - vbytes) / sizeof(struct dsm_notice);
-	size_t n = nv ? nv->n : 0, i = 0;
-	char *buf;
+	size_t n = nv ? nv->n : 0, i = 0, len;
+	char small[1024], *buf = small;	/* a vector time and a few notices: no malloc */
 
 	/* Whatever does not fit in the message itself goes first. */
 	while (n - i > room) {
@@ -253,14 +257,15 @@ void dsm_iv_send(struct dsm_rt *rt, int dst, uint8_t type, uint32_t aux, uint64_
 			    k * sizeof(struct dsm_notice));
 		i += k;
 	}
-	buf = malloc(vbytes + (n - i) * sizeof(struct dsm_notice));
-	if (!buf)
+	len = vbytes + (n - i) * sizeof(struct dsm_notice);
+	if (len > sizeof(small) && !(buf = malloc(len)))
 		out_of_memory(rt);
 	memcpy(buf, vc, vbytes);
 	if (n > i)
 		memcpy(buf + vbytes, &nv->v[i], (n - i) * sizeof(struct dsm_notice));
-	dsm_rt_send(rt, dst, type, aux, arg0, arg1, buf, vbytes + (n - i) * sizeof(struct dsm_notice));
-	free(buf);
+	dsm_rt_send(rt, dst, type, aux, arg0, arg1, buf, len);
+	if (buf != small)
+		free(buf);
 }
 
 /* Check received notices and append them to out.  Service thread. */

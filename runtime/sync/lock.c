@@ -52,8 +52,8 @@ static void grant_locked(struct dsm_rt *rt, unsigned int lock_id, int node, uint
 	struct dsm_sync_info g = { .vc = { 0 } };
 
 	m->holder = node;
-	if (m->vc)
-		memcpy(g.vc, m->vc, sizeof(uint64_t) * (size_t)rt->nnodes);
+	memcpy(g.vc, dsm_sync_vc_row(rt->sync.lock_vc, rt->nnodes, lock_id),
+	       sizeof(uint64_t) * (size_t)rt->nnodes);
 	if (dsm_notices_unseen(&m->nv, node_vc, node, &g.nv) < 0)
 		dsm_rt_abort(rt, "out of memory for a lock grant");
 	if (node == rt->self)
@@ -100,23 +100,19 @@ static int request_locked(struct dsm_rt *rt, unsigned int lock_id, int node, uin
 static void record_locked(struct dsm_rt *rt, unsigned int lock_id, const struct dsm_sync_info *rel)
 {
 	struct dsm_lock_mgr *m = &rt->sync.mgr[lock_id];
+	uint64_t *vc = dsm_sync_vc_row(rt->sync.lock_vc, rt->nnodes, lock_id);
 	uint64_t floor[DSM_MAX_NODES];
 
-	if (!m->vc) {
-		m->vc = calloc((size_t)rt->nnodes, sizeof(uint64_t));
-		if (!m->vc)
-			dsm_rt_abort(rt, "out of memory for a lock's record");
-	}
 	for (size_t i = 0; i < rel->nv.n; i++) {
 		const struct dsm_notice *x = &rel->nv.v[i];
 
-		if (x->seq >= m->vc[x->node] &&
+		if (x->seq >= vc[x->node] &&
 		    dsm_notices_push(&m->nv, x->node, x->page, x->seq) < 0)
 			dsm_rt_abort(rt, "out of memory for a lock's record");
 	}
 	for (int n = 0; n < rt->nnodes; n++)
-		if (rel->vc[n] > m->vc[n])
-			m->vc[n] = rel->vc[n];
+		if (rel->vc[n] > vc[n])
+			vc[n] = rel->vc[n];
 	if (m->nv.n > m->pruned_n + 4096) {
 		dsm_iv_floor(rt, floor);
 		dsm_notices_prune(&m->nv, floor);
@@ -150,22 +146,11 @@ int dsm_sync_lock_acquire(struct dsm_rt *rt, unsigned int lock_id)
 	struct dsm_lock_waiter w = { .done = 0 };
 	int mgr = manager_of(rt, lock_id), ret = 0;
 	uint64_t vc[DSM_MAX_NODES];
-	uint64_t *held_vc;
 
 	if (lock_id >= DSM_MAX_LOCKS)
 		return -EINVAL;
-	held_vc = rt->sync.held_vc[lock_id];
-	if (!held_vc) {
-		held_vc = calloc((size_t)rt->nnodes, sizeof(uint64_t));
-		if (!held_vc)
-			return -ENOMEM;
-	}
 	dsm_iv_vc(rt, vc);
 	pthread_mutex_lock(&rt->sync.lock);
-	if (!rt->sync.held_vc[lock_id])
-		rt->sync.held_vc[lock_id] = held_vc;
-	else if (rt->sync.held_vc[lock_id] != held_vc)
-		free(held_vc);	/* another thread installed one meanwhile */
 	w.token = ++rt->sync.next_token;
 	w.next = rt->sync.waiters;
 	rt->sync.waiters = &w;
@@ -188,7 +173,8 @@ int dsm_sync_lock_acquire(struct dsm_rt *rt, unsigned int lock_id)
 	dsm_count(rt->counters.lock_acquires, 1);
 	/* What the lock's record has now, our release need not send again.
 	 * Only the holder touches it, and we hold the lock. */
-	memcpy(rt->sync.held_vc[lock_id], w.grant.vc, sizeof(uint64_t) * (size_t)rt->nnodes);
+	memcpy(dsm_sync_vc_row(rt->sync.held_vc, rt->nnodes, lock_id), w.grant.vc,
+	       sizeof(uint64_t) * (size_t)rt->nnodes);
 	dsm_iv_acquire(rt, &w.grant);
 	dsm_notices_free(&w.grant.nv);
 	return 0;
@@ -212,7 +198,8 @@ int dsm_sync_lock_release(struct dsm_rt *rt, unsigned int lock_id)
 	/* Publish this node's writes before the next holder can see the
 	 * grant; then tell the manager what the next holder must see. */
 	dsm_iv_release(rt);
-	if (dsm_iv_collect(rt, rt->sync.held_vc[lock_id], false, &rel.nv) < 0)
+	if (dsm_iv_collect(rt, dsm_sync_vc_row(rt->sync.held_vc, rt->nnodes, lock_id), false,
+			   &rel.nv) < 0)
 		dsm_rt_abort(rt, "out of memory for write notices");
 	dsm_iv_vc(rt, rel.vc);
 
@@ -253,11 +240,8 @@ void dsm_lock_fini(struct dsm_rt *rt)
 			s->mgr[i].head = r->next;
 			free(r);
 		}
-		free(s->mgr[i].vc);
 		dsm_notices_free(&s->mgr[i].nv);
 	}
-	for (int i = 0; s->held_vc && i < DSM_MAX_LOCKS; i++)
-		free(s->held_vc[i]);
 }
 
 /* Service thread: lock messages. */

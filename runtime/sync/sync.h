@@ -46,9 +46,7 @@ struct dsm_lock_request {
 struct dsm_lock_mgr {
 	int holder;				/* node holding it, or -1 */
 	struct dsm_lock_request *head, *tail;	/* FIFO of waiting requests */
-	uint64_t *vc;				/* the lock's vector time: what its
-						 * releasers knew (NULL: zero) */
-	struct dsm_notices nv;			/* their notices above the floor */
+	struct dsm_notices nv;			/* its releasers' notices above the floor */
 	size_t pruned_n;			/* nv.n after the last pruning */
 };
 
@@ -56,8 +54,11 @@ struct dsm_sync {
 	pthread_mutex_t lock;		/* guards everything below */
 	struct dsm_lock_mgr *mgr;	/* DSM_MAX_LOCKS entries (only ours used) */
 	bool *held;			/* DSM_MAX_LOCKS: this node holds lock i */
-	uint64_t **held_vc;		/* DSM_MAX_LOCKS: the lock's vector time at our
-					 * grant (what its record already has) */
+	/* DSM_MAX_LOCKS rows of N entries each (sync_vc_row()): */
+	uint64_t *held_vc;		/* the lock's vector time at our grant (what
+					 * its record already has) */
+	uint64_t *lock_vc;		/* manager: the lock's vector time, what its
+					 * releasers knew */
 	struct dsm_lock_waiter *waiters;	/* this node's threads awaiting grants */
 	uint64_t next_token;
 
@@ -84,6 +85,12 @@ void dsm_sync_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *
 /* Service thread: DSM_MSG_LOCK_* (lock.c). */
 void dsm_lock_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 			 const void *payload);
+/* Lock lock_id's row of a DSM_MAX_LOCKS x N table of vector times. */
+static inline uint64_t *dsm_sync_vc_row(uint64_t *table, int nnodes, unsigned int lock_id)
+{
+	return table + (size_t)lock_id * (size_t)nnodes;
+}
+
 /* The write notices kept by this node's sync state and log (a gauge). */
 uint64_t dsm_sync_notices_held(struct dsm_rt *rt);
 /* lock.c: free the locks' records and queues. */
