@@ -18,8 +18,8 @@
 #include "runtime/base/config.h"
 #include "runtime/transport/wire.h"
 
-#define DSM_TP_CAP_SEND  0x1	/* two-sided messages */
-#define DSM_TP_CAP_RDMA  0x2	/* one-sided page reads/writes (later) */
+#define DSM_TP_CAP_SEND  0x1	/* two-sided messages (required of every transport) */
+#define DSM_TP_CAP_RDMA  0x2	/* send_page moves the page one-sided (RDMA WRITE) */
 
 struct dsm_tp;
 
@@ -71,6 +71,24 @@ struct dsm_tp_ops {
 	int (*send)(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
 		    const void *payload, size_t len);
 	/*
+	 * Init thread, after open, before any send_page: the region pages
+	 * are sent from and placed into (the heap's runtime view).  Every
+	 * node registers a region of the same length.  0 or a negative code
+	 * after one log line.
+	 */
+	int (*register_mem)(struct dsm_tp *tp, void *base, size_t len);
+	/*
+	 * As send, but the payload is len bytes at page, inside the
+	 * registered region: the receiving transport places them at the
+	 * same offset of its own registered region, with no intermediate
+	 * copy (TCP receives straight there; verbs does an RDMA WRITE then a
+	 * SEND of the header on the same queue pair), and then delivers the
+	 * header with payload pointing at the placed bytes.  Ordered with
+	 * send: per pair of nodes, one stream.  0, or -DSM_EPEERLOST.
+	 */
+	int (*send_page)(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
+			 const void *page, size_t len);
+	/*
 	 * Service thread only: deliver what has arrived, flush queued
 	 * output.  Busy-polls for cfg->poll_ns, then blocks up to timeout_ms
 	 * (-1: until something happens or wake() is called).  Returns the
@@ -99,10 +117,26 @@ struct dsm_tp {
 	int self;
 	int nnodes;
 	struct dsm_tp_counters counters;
+	/* set by register_mem */
+	char *mem_base;
+	size_t mem_len;
 };
 
-/* Open the transport named cfg->transport.  As ops->open. */
+/*
+ * Open the transport named cfg->transport (after checking its ops table,
+ * dsm_tp_check_ops).  As ops->open.
+ */
 int dsm_tp_open(const struct dsm_tp_params *params, struct dsm_tp **tp_p);
+
+/*
+ * An ops table is complete: a name, every op above, DSM_TP_CAP_SEND in
+ * caps and no unknown cap bit.  NULL, or a static string naming what is
+ * missing.
+ */
+const char *dsm_tp_check_ops(const struct dsm_tp_ops *ops);
+
+/* The transports built into this library, in order; NULL-terminated. */
+extern const struct dsm_tp_ops *const dsm_transports[];
 
 static inline int dsm_tp_send(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
 			      const void *payload, size_t len)
@@ -110,6 +144,13 @@ static inline int dsm_tp_send(struct dsm_tp *tp, int node, struct dsm_wire_hdr *
 	return tp->ops->send(tp, node, hdr, payload, len);
 }
 
+static inline int dsm_tp_send_page(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
+				   const void *page, size_t len)
+{
+	return tp->ops->send_page(tp, node, hdr, page, len);
+}
+
+extern const struct dsm_tp_ops dsm_loop_ops;	/* in-process, for tests */
 extern const struct dsm_tp_ops dsm_tcp_ops;
 extern const struct dsm_tp_ops dsm_rdma_ops;
 

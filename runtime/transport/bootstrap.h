@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * bootstrap.h - the start of a job, shared by every transport (internal).
+ *
+ * Rendezvous, authentication with the job's secret and the settings check
+ * happen once, here, over TCP to node 0's root address (DSM_ROOT_ADDR;
+ * dsmrun hands node 0 an already-listening socket as DSM_LISTEN_FD).  Then
+ * every transport exchanges what its peers need to reach it (an endpoint
+ * blob: a TCP listening address, or an rdma_cm address and a nonce) with
+ * one all-gather through node 0.  Only nodes that proved the secret ever
+ * see a blob.
+ *
+ * The bootstrap's connections (node 0 to each node) stay open until
+ * dsm_boot_close(), so that a transport may use dsm_boot_barrier() once its
+ * own connections are up.  Init thread only; nothing here waits longer
+ * than DSM_CONNECT_TIMEOUT.
+ */
+#ifndef DSM_TRANSPORT_BOOTSTRAP_H
+#define DSM_TRANSPORT_BOOTSTRAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dsm.h"
+#include "runtime/base/config.h"
+
+/* Where the launcher says node 0 is (from the environment, not config.h). */
+struct dsm_boot_env {
+	char root_addr[256];		/* DSM_ROOT_ADDR: host:port of node 0's listener */
+	int listen_fd;			/* DSM_LISTEN_FD: node 0's inherited listener, or -1 */
+	char node_host[256];		/* DSM_NODE_HOST: address this node listens on, "" = pick */
+};
+
+struct dsm_boot {
+	const struct dsm_config *cfg;
+	struct dsm_boot_env env;
+	int self, nnodes;
+	uint64_t deadline_ns;		/* dsm_now_ns() at which setup gives up */
+	int fd[DSM_MAX_NODES];		/* node 0: to every other node; others: fd[0] */
+	char local_host[256];		/* address this node reached node 0 from (or node_host) */
+};
+
+/*
+ * Read DSM_ROOT_ADDR, DSM_LISTEN_FD and DSM_NODE_HOST.  0, or -DSM_ECONFIG
+ * after one line naming the variable (a job of more than one node needs a
+ * root address).
+ */
+int dsm_boot_env_load(struct dsm_boot_env *env, int num_nodes);
+
+/*
+ * Connect every node to node 0, authenticate both ways, and compare the
+ * job settings.  A stranger that fails the handshake at node 0 is refused
+ * with a warning and node 0 goes on waiting.  0, or a negative code after
+ * one line (-DSM_ETIMEDOUT, -DSM_EAUTH, -DSM_ECONFIG, -DSM_EPEERLOST).
+ */
+int dsm_boot_open(struct dsm_boot *b, const struct dsm_config *cfg);
+
+/*
+ * Every node gives len bytes; all (nnodes * len bytes) gets every node's,
+ * in node order.  Collective.  0 or a negative code after one line.
+ */
+int dsm_boot_allgather(struct dsm_boot *b, const void *mine, size_t len, void *all);
+
+/* Collective: returns when every node has called it.  0 or negative. */
+int dsm_boot_barrier(struct dsm_boot *b);
+
+/* Close the bootstrap's connections. */
+void dsm_boot_close(struct dsm_boot *b);
+
+/*
+ * For transports whose own connections are byte streams (TCP): the
+ * handshake of one connection, authenticated both ways with the job's
+ * secret and settings-checked.  initiator: we connected to node peer at
+ * addr (for the error line).  acceptor: a node in [lo, hi] connected to
+ * us; returns its id, or a negative code (-EACCES for a stranger, which
+ * the caller closes and goes on waiting; -DSM_ECONFIG for one of ours with
+ * other settings, which ends setup).
+ */
+int dsm_boot_handshake_initiator(const struct dsm_boot *b, int fd, int peer, const char *addr);
+int dsm_boot_handshake_acceptor(const struct dsm_boot *b, int fd, int lo, int hi,
+				const int *taken);
+
+#endif /* DSM_TRANSPORT_BOOTSTRAP_H */
