@@ -128,6 +128,10 @@ int dsm_init(int *argc, char ***argv)
 	ret = dsm_tp_open(&tpp, &rt->tp);
 	if (ret < 0)
 		goto err_teardown;
+	/* Pages travel from and into the runtime's view only. */
+	ret = rt->tp->ops->register_mem(rt->tp, rt->heap.rt, rt->heap.size);
+	if (ret < 0)
+		goto err_teardown;
 	if (rt->nnodes > 1) {
 		ret = dsm_service_start(rt);
 		if (ret < 0)

@@ -124,6 +124,17 @@ extern struct dsm_rt *dsm_rt;
 void dsm_rt_send(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, uint64_t arg0,
 		 uint64_t arg1, const void *payload, size_t len);
 
+/*
+ * Send page (this node's runtime view of it) to node, with a header of
+ * the given type: the receiving node finds the bytes already in its own
+ * runtime view of the page when the message is delivered (payload points
+ * there), with no copy out of a receive buffer.  So a node is sent a page
+ * only while its application's view of that page is closed: the bytes
+ * land before its protocol sees the message.  As dsm_rt_send otherwise.
+ */
+void dsm_rt_send_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,
+		      uint64_t arg1);
+
 /* A peer broke the protocol: one line naming it, then end the process. */
 void dsm_rt_protocol_error(struct dsm_rt *rt, int src, const char *what, uint64_t arg)
 	__attribute__((noreturn));

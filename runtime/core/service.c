@@ -19,23 +19,35 @@
 #include "runtime/protocol/diff.h"
 #include "runtime/protocol/protocol.h"
 
+/*
+ * -DSM_EPEERLOST: the peer is gone, and the service thread ends the
+ * process with a clear message.  Anything else (out of memory for the
+ * output queue) would lose a message and hang someone: end the job.
+ * This may run in signal context: only async-signal-safe calls.
+ */
+static void sent(int ret)
+{
+	if (ret < 0 && ret != -DSM_EPEERLOST) {
+		dsm_log_sigsafe("cannot queue a message to a peer; ending this node", -ret < 4096 ? -ret : 0);
+		_exit(1);
+	}
+}
+
 void dsm_rt_send(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, uint64_t arg0,
 		 uint64_t arg1, const void *payload, size_t len)
 {
 	struct dsm_wire_hdr h = { .type = type, .aux = aux, .arg0 = arg0, .arg1 = arg1 };
 
-	int ret = dsm_tp_send(rt->tp, node, &h, payload, len);
+	sent(dsm_tp_send(rt->tp, node, &h, payload, len));
+}
 
-	/*
-	 * -DSM_EPEERLOST: the peer is gone, and the service thread ends the
-	 * process with a clear message.  Anything else (out of memory for the
-	 * output queue) would lose a message and hang someone: end the job.
-	 * This may run in signal context: only async-signal-safe calls.
-	 */
-	if (ret < 0 && ret != -DSM_EPEERLOST) {
-		dsm_log_sigsafe("cannot queue a message to a peer; ending this node", -ret < 4096 ? -ret : 0);
-		_exit(1);
-	}
+void dsm_rt_send_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,
+		      uint64_t arg1)
+{
+	struct dsm_wire_hdr h = { .type = type, .aux = aux, .arg0 = page, .arg1 = arg1 };
+
+	sent(dsm_tp_send_page(rt->tp, node, &h, dsm_heap_rt_page(&rt->heap, page),
+			      rt->heap.page_size));
 }
 
 void dsm_rt_abort(struct dsm_rt *rt, const char *fmt, ...)

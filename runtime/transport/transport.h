@@ -120,7 +120,16 @@ struct dsm_tp {
 	/* set by register_mem */
 	char *mem_base;
 	size_t mem_len;
+	/* set (atomically) by the service thread when node i's BYE arrived */
+	bool bye_recv[DSM_MAX_NODES];
+	bool bye_sent;			/* dsm_tp_shutdown_bye ran */
 };
+
+/*
+ * The shutdown op as every transport does it: BYE (through ops->send) to
+ * every peer, then wait until every peer's BYE has arrived (bye_recv).
+ */
+int dsm_tp_shutdown_bye(struct dsm_tp *tp, int timeout_ms);
 
 /*
  * Open the transport named cfg->transport (after checking its ops table,

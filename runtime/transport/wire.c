@@ -11,7 +11,7 @@ const char *dsm_wire_check(const struct dsm_wire_hdr *hdr, int peer, size_t max_
 	if (peer >= 0 && hdr->src != (uint16_t)peer)
 		return "sender id does not match the connection's peer";
 	if (hdr->type == 0 || hdr->type >= DSM_WT_MAX ||
-	    (hdr->type > DSM_WT_BYE && hdr->type < DSM_WT_RUNTIME))
+	    (hdr->type > DSM_WT_PAGE && hdr->type < DSM_WT_RUNTIME))
 		return "unknown message type";
 	if (hdr->len > max_len)
 		return "payload longer than any valid message";

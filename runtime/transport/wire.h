@@ -35,6 +35,8 @@ enum dsm_wire_type {
 	DSM_WT_JOIN,		/* rendezvous: a node tells node 0 where it listens */
 	DSM_WT_TABLE,		/* rendezvous: node 0 tells everyone where all listen */
 	DSM_WT_BYE,		/* orderly shutdown: no more messages from this peer */
+	DSM_WT_PAGE,		/* send_page on a byte stream: arg0 the page's offset in the
+				 * registered region; payload the runtime's header, then the page */
 	DSM_WT_RUNTIME = 16,	/* first type of the runtime's own messages */
 	DSM_WT_MAX = 64,
 };

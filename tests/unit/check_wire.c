@@ -110,7 +110,7 @@ START_TEST(test_wire_types)
 	struct dsm_wire_hdr h = good_hdr();
 
 	for (int t = 0; t < 256; t++) {
-		bool known = (t >= DSM_WT_HELLO && t <= DSM_WT_BYE) ||
+		bool known = (t >= DSM_WT_HELLO && t <= DSM_WT_PAGE) ||
 			     (t >= DSM_WT_RUNTIME && t < DSM_WT_MAX);
 		const char *why;
 

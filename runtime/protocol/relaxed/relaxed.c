@@ -612,9 +612,10 @@ void dsm_rx_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 		written = pl->flags & RX_WRITTEN;
 		if (written)
 			dsm_count(rt->counters.pages_sent, 1);
-		dsm_rt_send(rt, src, DSM_MSG_READ_REPLY, 0, page, 0,
-			    written ? dsm_heap_rt_page(&rt->heap, page) : NULL,
-			    written ? rt->heap.page_size : 0);
+		if (written)
+			dsm_rt_send_page(rt, src, DSM_MSG_READ_REPLY, 0, page, 0);
+		else
+			dsm_rt_send(rt, src, DSM_MSG_READ_REPLY, 0, page, 0, NULL, 0);
 		dsm_dir_unlock(&rt->dir, page);
 		return;
 
@@ -634,10 +635,12 @@ void dsm_rx_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 			dsm_dir_unlock(&rt->dir, page);
 			return;
 		}
-		/* This node's view of the page is closed while we fill it.
-		 * An empty reply: never written, and so still zero here. */
+		/* This node's view of the page is closed while the
+		 * transport filled it in place (dsm_rt_send_page).  An empty
+		 * reply: never written, and so still zero here. */
 		if (h->len) {
-			memcpy(dsm_heap_rt_page(&rt->heap, page), payload, rt->heap.page_size);
+			if (payload != dsm_heap_rt_page(&rt->heap, page))
+				dsm_rt_protocol_error(rt, src, "a page that was not sent as a page", page);
 			dsm_count(rt->counters.pages_fetched, 1);
 		}
 		set_prot_locked(rt, page, DSM_PROT_READ);

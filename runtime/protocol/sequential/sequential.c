@@ -106,11 +106,14 @@ static void grant_locked(struct dsm_rt *rt, size_t page, int node, enum dsm_prot
 		complete_locked(rt, page, prot);	/* the home's memory is current */
 		return;
 	}
-	if (with_data)
-		dsm_count(rt->counters.pages_sent, 1);
-	dsm_rt_send(rt, node, prot == DSM_PROT_RW ? DSM_MSG_WRITE_GRANT : DSM_MSG_READ_REPLY,
-		    0, page, 0, with_data ? dsm_heap_rt_page(&rt->heap, page) : NULL,
-		    with_data ? rt->heap.page_size : 0);
+	uint8_t type = prot == DSM_PROT_RW ? DSM_MSG_WRITE_GRANT : DSM_MSG_READ_REPLY;
+
+	if (!with_data) {
+		dsm_rt_send(rt, node, type, 0, page, 0, NULL, 0);
+		return;
+	}
+	dsm_count(rt->counters.pages_sent, 1);
+	dsm_rt_send_page(rt, node, type, 0, page, 0);
 }
 
 /* The home recalls a page it owns itself: no message, its memory is
@@ -296,11 +299,12 @@ static void check_len(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h, 
 		dsm_rt_protocol_error(rt, src, "a page message of the wrong length", h->len);
 }
 
-/* Copy a received page into the runtime's view (never the application's:
- * its view of this page is closed while we fill it). */
-static void store_page(struct dsm_rt *rt, size_t page, const void *data)
+/* A received page: the transport placed it in the runtime's view (never
+ * the application's: its view of this page is closed while it fills). */
+static void store_page(struct dsm_rt *rt, int src, size_t page, const void *data)
 {
-	memcpy(dsm_heap_rt_page(&rt->heap, page), data, rt->heap.page_size);
+	if (data != dsm_heap_rt_page(&rt->heap, page))
+		dsm_rt_protocol_error(rt, src, "a page that was not sent as a page", page);
 	dsm_count(rt->counters.pages_fetched, 1);
 }
 
@@ -336,8 +340,7 @@ static void answer_locked(struct dsm_rt *rt, int src, const struct dsm_wire_hdr 
 	if (h->aux == DSM_PROT_NONE)
 		dsm_count(rt->counters.invalidations, 1);
 	dsm_count(rt->counters.pages_sent, 1);
-	dsm_rt_send(rt, src, DSM_MSG_RECALL_REPLY, 0, page, 0,
-		    dsm_heap_rt_page(&rt->heap, page), rt->heap.page_size);
+	dsm_rt_send_page(rt, src, DSM_MSG_RECALL_REPLY, 0, page, 0);
 }
 
 /* Answer now, or later if the page is held (and the list has room).
@@ -446,7 +449,7 @@ static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 				dsm_rt_protocol_error(rt, src, "a recall reply from a non-owner", page);
 			/* This node's view of the page is closed (another node
 			 * owned it), so filling the memory is invisible here. */
-			store_page(rt, page, payload);
+			store_page(rt, src, page, payload);
 			e->owner = -1;
 			if (e->txn_mode == DSM_PROT_RW)
 				e->copyset &= ~(1ull << src);
@@ -469,7 +472,7 @@ static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 		if (!pl->want)
 			dsm_rt_protocol_error(rt, src, "a grant for a page not requested", page);
 		if (h->len)
-			store_page(rt, page, payload);
+			store_page(rt, src, page, payload);
 		complete_locked(rt, page, h->type == DSM_MSG_WRITE_GRANT ? DSM_PROT_RW : DSM_PROT_READ);
 		dsm_dir_unlock(&rt->dir, page);
 		break;

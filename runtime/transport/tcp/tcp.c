@@ -22,7 +22,6 @@
 
 #define WAKE_TAG UINT32_MAX
 #define OUTQ_INITIAL (256u << 10)
-#define INBUF_EXTRA (256u << 10)
 #define CLOSE_FLUSH_MS 2000
 
 static void arm_output(struct dsm_tcp *t, struct dsm_tcp_conn *c, bool on)
@@ -83,23 +82,25 @@ static int queue_output(struct dsm_tcp_conn *c, const struct iovec *iov, int iov
 	return 0;
 }
 
-static int dsm_tcp_send(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
-			const void *payload, size_t len)
+/*
+ * Queue one frame of iovcnt pieces (iov[0] its header) to node: straight
+ * to the socket when nothing is queued before it, else (and for whatever
+ * the kernel does not take) into the output queue, in order.
+ */
+static int send_frame(struct dsm_tcp *t, int node, struct iovec *iov, int iovcnt)
 {
-	struct dsm_tcp *t = to_tcp(tp);
 	struct dsm_tcp_conn *c = &t->conns[node];
-	struct iovec iov[2] = {
-		{ .iov_base = hdr, .iov_len = sizeof(*hdr) },
-		{ .iov_base = (void *)payload, .iov_len = len },
-	};
-	size_t total = sizeof(*hdr) + len;
+	struct dsm_wire_hdr *hdr = iov[0].iov_base;
+	size_t total = 0;
 	ssize_t n = 0;
 	int ret = 0;
 
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
 	hdr->magic = DSM_WIRE_MAGIC;
 	hdr->version = DSM_WIRE_VERSION;
-	hdr->src = (uint16_t)tp->self;
-	hdr->len = (uint32_t)len;
+	hdr->src = (uint16_t)t->tp.self;
+	hdr->len = (uint32_t)(total - sizeof(*hdr));
 
 	pthread_mutex_lock(&c->lock);
 	if (c->closed) {
@@ -108,7 +109,7 @@ static int dsm_tcp_send(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
 	}
 	/* Send directly only if nothing is queued: order must be kept. */
 	if (c->out_off == c->out_len) {
-		struct msghdr m = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+		struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
 
 		do
 			n = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -125,13 +126,57 @@ static int dsm_tcp_send(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
 		}
 	}
 	if ((size_t)n < total) {
-		ret = queue_output(c, iov, len ? 2 : 1, (size_t)n);
+		ret = queue_output(c, iov, iovcnt, (size_t)n);
 		arm_output(t, c, true);
 	}
 	pthread_mutex_unlock(&c->lock);
-	dsm_count(tp->counters.msgs_sent, 1);
-	dsm_count(tp->counters.bytes_sent, total);
+	dsm_count(t->tp.counters.msgs_sent, 1);
+	dsm_count(t->tp.counters.bytes_sent, total);
 	return ret;
+}
+
+static int dsm_tcp_send(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
+			const void *payload, size_t len)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = hdr, .iov_len = sizeof(*hdr) },
+		{ .iov_base = (void *)payload, .iov_len = len },
+	};
+
+	return send_frame(to_tcp(tp), node, iov, len ? 2 : 1);
+}
+
+/*
+ * A page frame: our header (DSM_WT_PAGE, the page's offset), the
+ * runtime's header, the page, gathered from where they lie by one
+ * sendmsg; the receiver reads the page straight into place.
+ */
+static int dsm_tcp_send_page(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
+			     const void *page, size_t len)
+{
+	struct dsm_wire_hdr outer = {
+		.type = DSM_WT_PAGE,
+		.arg0 = (uint64_t)((const char *)page - tp->mem_base),
+	};
+	struct iovec iov[3] = {
+		{ .iov_base = &outer, .iov_len = sizeof(outer) },
+		{ .iov_base = hdr, .iov_len = sizeof(*hdr) },
+		{ .iov_base = (void *)page, .iov_len = len },
+	};
+
+	hdr->magic = DSM_WIRE_MAGIC;
+	hdr->version = DSM_WIRE_VERSION;
+	hdr->src = (uint16_t)tp->self;
+	hdr->len = (uint32_t)len;
+	return send_frame(to_tcp(tp), node, iov, 3);
+}
+
+/* Nothing to register with the kernel: remember where pages go. */
+static int dsm_tcp_register_mem(struct dsm_tp *tp, void *base, size_t len)
+{
+	tp->mem_base = base;
+	tp->mem_len = len;
+	return 0;
 }
 
 /*
@@ -181,38 +226,98 @@ static void lost(struct dsm_tcp *t, struct dsm_tcp_conn *c, const char *why)
 	t->tp.params.peer_lost(t->tp.params.ctx, c->peer, why);
 }
 
-/* Service thread: hand over every complete frame in the input buffer. */
-static int parse_input(struct dsm_tcp *t, struct dsm_tcp_conn *c)
+/*
+ * Service thread: the header of the next frame is complete.  Check it and
+ * say where its body goes.  -DSM_EPROTO after the connection is lost.
+ */
+static int start_frame(struct dsm_tcp *t, struct dsm_tcp_conn *c)
 {
-	size_t at = 0;
-	int delivered = 0;
+	struct dsm_wire_hdr *h = &c->next;
+	const char *why = dsm_wire_check(h, c->peer, t->tp.params.max_payload + sizeof(*h));
 
-	while (c->in_len - at >= sizeof(struct dsm_wire_hdr)) {
-		struct dsm_wire_hdr *h = (void *)(c->in + at);
-		const char *why = dsm_wire_check(h, c->peer, t->tp.params.max_payload);
+	if (!why && h->type < DSM_WT_RUNTIME && h->type != DSM_WT_BYE && h->type != DSM_WT_PAGE)
+		why = "connection-setup message after setup";
+	if (!why && h->type != DSM_WT_PAGE && h->len > t->tp.params.max_payload)
+		why = "payload longer than any valid message";
+	if (!why && h->type == DSM_WT_PAGE) {
+		size_t plen = h->len - (h->len >= sizeof(*h) ? sizeof(*h) : h->len);
 
-		if (!why && h->type < DSM_WT_RUNTIME && h->type != DSM_WT_BYE)
-			why = "connection-setup message after setup";
+		if (h->len <= sizeof(*h) || !t->tp.mem_base)
+			why = "a page frame without a page, or before memory was registered";
+		else if (h->arg0 > t->tp.mem_len || plen > t->tp.mem_len - h->arg0)
+			why = "a page frame outside the registered memory";
+	}
+	if (why) {
+		lost(t, c, why);
+		return -DSM_EPROTO;
+	}
+	c->cur = *h;
+	c->next_got = 0;
+	c->in_body = true;
+	c->body_got = 0;
+	c->body_len = h->len;
+	if (h->type == DSM_WT_PAGE) {
+		c->body[0] = (struct iovec){ &c->inner, sizeof(c->inner) };
+		c->body[1] = (struct iovec){ t->tp.mem_base + h->arg0, h->len - sizeof(c->inner) };
+		c->body_cnt = 2;
+	} else {
+		c->body[0] = (struct iovec){ c->in, h->len };
+		c->body_cnt = 1;
+	}
+	return 0;
+}
+
+/* Service thread: cur's body is complete; hand the frame over. */
+static int end_frame(struct dsm_tcp *t, struct dsm_tcp_conn *c)
+{
+	struct dsm_wire_hdr *h = &c->cur;
+
+	c->in_body = false;
+	dsm_count(t->tp.counters.msgs_recv, 1);
+	dsm_count(t->tp.counters.bytes_recv, sizeof(*h) + h->len);
+	if (h->type == DSM_WT_BYE) {
+		__atomic_store_n(&t->tp.bye_recv[c->peer], true, __ATOMIC_RELEASE);
+	} else if (h->type == DSM_WT_PAGE) {
+		const char *why = dsm_wire_check(&c->inner, c->peer, t->tp.params.max_payload);
+
+		if (!why && (c->inner.type < DSM_WT_RUNTIME ||
+			     c->inner.len != h->len - sizeof(c->inner)))
+			why = "a page frame whose inner header does not match it";
 		if (why) {
 			lost(t, c, why);
 			return -DSM_EPROTO;
 		}
-		if (c->in_len - at < sizeof(*h) + h->len)
-			break;
-		dsm_count(t->tp.counters.msgs_recv, 1);
-		dsm_count(t->tp.counters.bytes_recv, sizeof(*h) + h->len);
-		if (h->type == DSM_WT_BYE)
-			__atomic_store_n(&c->bye_recv, true, __ATOMIC_RELEASE);
-		else
-			t->tp.params.deliver(t->tp.params.ctx, c->peer, h, h + 1);
-		delivered++;
-		at += sizeof(*h) + h->len;
+		t->tp.params.deliver(t->tp.params.ctx, c->peer, &c->inner, c->body[1].iov_base);
+	} else {
+		t->tp.params.deliver(t->tp.params.ctx, c->peer, h, c->in);
 	}
-	if (at) {
-		memmove(c->in, c->in + at, c->in_len - at);
-		c->in_len -= at;
+	return 1;
+}
+
+/*
+ * The iovec of the next read: the rest of the body being read (if any),
+ * then the rest of the next header.
+ */
+static int rx_iov(struct dsm_tcp_conn *c, struct iovec *iov)
+{
+	int n = 0;
+
+	if (c->in_body) {
+		size_t skip = c->body_got;
+
+		for (int i = 0; i < c->body_cnt; i++) {
+			if (skip >= c->body[i].iov_len) {
+				skip -= c->body[i].iov_len;
+				continue;
+			}
+			iov[n].iov_base = (char *)c->body[i].iov_base + skip;
+			iov[n++].iov_len = c->body[i].iov_len - skip;
+			skip = 0;
+		}
 	}
-	return delivered;
+	iov[n].iov_base = (char *)&c->next + c->next_got;
+	iov[n++].iov_len = sizeof(c->next) - c->next_got;
+	return n;
 }
 
 /* Service thread: read all that is there, deliver complete frames. */
@@ -221,22 +326,46 @@ static int read_input(struct dsm_tcp *t, struct dsm_tcp_conn *c)
 	int delivered = 0;
 
 	for (;;) {
-		ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+		struct iovec iov[3];
+		struct msghdr m = { .msg_iov = iov };
+		ssize_t n;
+		size_t got;
 		int ret;
 
+		m.msg_iovlen = (size_t)rx_iov(c, iov);
+		n = recvmsg(c->fd, &m, MSG_DONTWAIT);
 		if (n > 0) {
-			c->in_len += (size_t)n;
-			ret = parse_input(t, c);
-			if (ret < 0)
-				return ret;
-			delivered += ret;
+			got = (size_t)n;
+			if (c->in_body) {
+				size_t take = c->body_len - c->body_got;
+
+				take = got < take ? got : take;
+				c->body_got += take;
+				got -= take;
+				if (c->body_got == c->body_len) {
+					if ((ret = end_frame(t, c)) < 0)
+						return ret;
+					delivered += ret;
+				}
+			}
+			c->next_got += got;
+			/* Frames with an empty body end as soon as they start. */
+			while (!c->in_body && c->next_got == sizeof(c->next)) {
+				if ((ret = start_frame(t, c)) < 0)
+					return ret;
+				if (c->body_len == 0) {
+					if ((ret = end_frame(t, c)) < 0)
+						return ret;
+					delivered += ret;
+				}
+			}
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return delivered;
-		if (__atomic_load_n(&c->bye_recv, __ATOMIC_ACQUIRE) && n == 0) {
+		if (__atomic_load_n(&t->tp.bye_recv[c->peer], __ATOMIC_ACQUIRE) && n == 0) {
 			close_conn(t, c);	/* orderly: the peer said BYE first */
 			return delivered;
 		}
@@ -321,31 +450,6 @@ static void dsm_tcp_flush(struct dsm_tp *tp, int timeout_ms)
 	}
 }
 
-static int dsm_tcp_shutdown(struct dsm_tp *tp, int timeout_ms)
-{
-	struct dsm_tcp *t = to_tcp(tp);
-	uint64_t end = dsm_now_ns() + (uint64_t)timeout_ms * 1000000ull;
-
-	for (int i = 0; i < tp->nnodes; i++) {
-		struct dsm_wire_hdr h = { .type = DSM_WT_BYE };
-
-		if (i != tp->self)
-			dsm_tcp_send(tp, i, &h, NULL, 0);
-	}
-	for (int i = 0; i < tp->nnodes; i++) {
-		if (i == tp->self)
-			continue;
-		while (!__atomic_load_n(&t->conns[i].bye_recv, __ATOMIC_ACQUIRE)) {
-			if (dsm_now_ns() > end) {
-				dsm_warn("node %d did not finish in time; closing anyway", i);
-				return -DSM_ETIMEDOUT;
-			}
-			usleep(200);
-		}
-	}
-	return 0;
-}
-
 static void dsm_tcp_close(struct dsm_tp *tp)
 {
 	struct dsm_tcp *t = to_tcp(tp);
@@ -381,7 +485,6 @@ static int dsm_tcp_open(const struct dsm_tp_params *params, struct dsm_tp **tp_p
 	t->tp.params = *params;
 	t->tp.self = params->cfg->node_id;
 	t->tp.nnodes = params->cfg->num_nodes;
-	t->max_frame = sizeof(struct dsm_wire_hdr) + params->max_payload;
 	t->epfd = t->wakefd = -1;
 	for (int i = 0; i < DSM_MAX_NODES; i++) {
 		t->conns[i].fd = -1;
@@ -409,9 +512,8 @@ static int dsm_tcp_open(const struct dsm_tp_params *params, struct dsm_tp **tp_p
 		if (i == t->tp.self)
 			continue;
 		c->out_cap = OUTQ_INITIAL;
-		c->in_cap = 2 * t->max_frame + INBUF_EXTRA;
 		c->out = malloc(c->out_cap);
-		c->in = malloc(c->in_cap);
+		c->in = malloc(params->max_payload ? params->max_payload : 1);
 		if (!c->out || !c->in) {
 			ret = -ENOMEM;
 			goto err_free;
@@ -436,8 +538,10 @@ const struct dsm_tp_ops dsm_tcp_ops = {
 	.open     = dsm_tcp_open,
 	.close    = dsm_tcp_close,
 	.send     = dsm_tcp_send,
+	.send_page = dsm_tcp_send_page,
+	.register_mem = dsm_tcp_register_mem,
 	.progress = dsm_tcp_progress,
 	.wake     = dsm_tcp_wake,
-	.shutdown = dsm_tcp_shutdown,
+	.shutdown = dsm_tp_shutdown_bye,
 	.flush    = dsm_tcp_flush,
 };

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "dsm.h"
 #include "runtime/base/compiler.h"
@@ -25,20 +26,29 @@ struct dsm_tcp_conn {
 	size_t out_cap;
 	bool out_armed;		/* EPOLLOUT requested */
 	bool closed;		/* no more sends (peer lost or closed) */
-	/* Input: service thread only. */
-	char *in;
-	size_t in_len;
-	size_t in_cap;
-	/* Orderly shutdown: the peer's BYE arrived (service thread writes,
-	 * the finalize thread reads). */
-	bool bye_recv;
+	/*
+	 * Input, service thread only.  A frame is read as its header, then
+	 * its body straight into place: a runtime payload into in, a page
+	 * (DSM_WT_PAGE) into the registered region, so that no page is ever
+	 * copied out of a receive buffer.  Each read also asks for the next
+	 * frame's header, so that a stream of small frames costs one recv
+	 * each.
+	 */
+	struct dsm_wire_hdr next;	/* the header being read */
+	size_t next_got;		/* bytes of it read so far */
+	struct dsm_wire_hdr cur;	/* the frame whose body is being read */
+	struct dsm_wire_hdr inner;	/* DSM_WT_PAGE: the runtime's header */
+	bool in_body;			/* cur is valid, its body is being read */
+	struct iovec body[2];		/* where the body goes */
+	int body_cnt;
+	size_t body_len, body_got;
+	char *in;			/* max_payload bytes */
 };
 
 struct dsm_tcp {
 	struct dsm_tp tp;	/* first: to_tcp() recovers the container */
 	int epfd;
 	int wakefd;		/* eventfd: wakes a blocked progress() */
-	size_t max_frame;	/* header + largest payload */
 	struct dsm_tcp_conn conns[DSM_MAX_NODES];
 };
 
