@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include "benchmarks/bench_common.h"
 
@@ -66,4 +67,30 @@ const char *bench_model_name(dsm_consistency_t m)
 		return "weak";
 	}
 	return "unknown";
+}
+
+/* send or recv until len bytes have moved. */
+static int move_all(int fd, char *p, size_t len, int out)
+{
+	while (len) {
+		ssize_t n = out ? send(fd, p, len, 0) : recv(fd, p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int bench_send_all(int fd, const void *buf, size_t len)
+{
+	return move_all(fd, (char *)buf, len, 1);
+}
+
+int bench_recv_all(int fd, void *buf, size_t len)
+{
+	return move_all(fd, buf, len, 0);
 }

@@ -45,4 +45,8 @@ int bench_parse_int(const char *s, long lo, long hi, int *out);
 /* Model m's name as DSM_CONSISTENCY spells it. */
 const char *bench_model_name(dsm_consistency_t m);
 
+/* The whole of len bytes over a connected socket.  0, or -1 (errno). */
+int bench_send_all(int fd, const void *buf, size_t len);
+int bench_recv_all(int fd, void *buf, size_t len);
+
 #endif /* DSM_BENCH_COMMON_H */

@@ -18,7 +18,11 @@
  *    that mprotect()s it read-write and returns, the store retried; and one
  *    mprotect() call by itself;
  *  - a TCP round trip of 64 B and of 4 KiB between the two node processes
- *    over loopback, TCP_NODELAY, blocking send/recv.
+ *    over loopback, TCP_NODELAY, blocking send/recv;
+ *  - where an RDMA device is, the bare verbs between the same processes
+ *    (rdma_floor.c): an RDMA READ of a page, and SEND/RECV round trips of
+ *    64 B and 4 KiB.  Under DSM_TRANSPORT=rdma the network rows are
+ *    compared with these instead of TCP's.
  *
  * DSM operations, each timed around a single load, store or call:
  *  a. read fault on a page whose home and owner is the other node;
@@ -89,6 +93,7 @@
 #include <dsm.h>
 
 #include "benchmarks/bench_common.h"
+#include "benchmarks/rdma_floor.h"
 
 #define MB_DEF_ROUNDS	7
 #define MB_DEF_SAMPLES	250
@@ -104,6 +109,9 @@ enum mb_floor_id {
 	FL_MPROTECT,	/* one mprotect(PROT_READ|PROT_WRITE) */
 	FL_TCP64,	/* TCP round trip, 64 B each way */
 	FL_TCP4K,	/* TCP round trip, 4 KiB each way */
+	FL_RDMA_READ,	/* bare verbs: RDMA READ of 4 KiB (rdma_floor.c) */
+	FL_RDMA64,	/* bare verbs: SEND/RECV round trip, 64 B */
+	FL_RDMA4K,	/* bare verbs: SEND/RECV round trip, 4 KiB */
 	FL_NR
 };
 
@@ -139,7 +147,13 @@ static const char *const floor_name[FL_NR] = {
 	[FL_MPROTECT] = "mprotect(RW) call alone",
 	[FL_TCP64]    = "TCP round trip, 64 B",
 	[FL_TCP4K]    = "TCP round trip, 4 KiB",
+	[FL_RDMA_READ] = "RDMA READ of 4 KiB, bare verbs",
+	[FL_RDMA64]   = "RDMA SEND/RECV round trip, 64 B, bare verbs",
+	[FL_RDMA4K]   = "RDMA SEND/RECV round trip, 4 KiB, bare verbs",
 };
+
+/* DSM_TRANSPORT=rdma: the network rows compare with the verbs floors. */
+static int over_rdma;
 
 /*
  * Table rows, from the measuring node's (node 1's) point of view.  Under
@@ -226,6 +240,8 @@ struct mb {
 	struct mb_acc acc[Q_NR];
 	struct dsm_stats st0;	/* at the start of the current window */
 	int tcp_fd;		/* the floor's connection, or -1 */
+	struct rdma_floor *rdma;	/* the verbs floors' queue pair, or NULL */
+	const char *rdma_why;	/* why there is none */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -239,7 +255,13 @@ static const char *op_text(int op)
 
 static enum mb_floor_id op_floor(int op)
 {
-	return relaxed && op_info[op].rx_text ? op_info[op].rx_floor : op_info[op].floor;
+	enum mb_floor_id f = relaxed && op_info[op].rx_text ? op_info[op].rx_floor : op_info[op].floor;
+
+	if (over_rdma && f == FL_TCP64)
+		return FL_RDMA64;
+	if (over_rdma && f == FL_TCP4K)
+		return FL_RDMA4K;
+	return f;
 }
 
 static const char *op_na(int op)
@@ -423,40 +445,6 @@ static int floor_fault_round(struct mb *mb, int r)
 	return 0;
 }
 
-static int send_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int recv_all(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = recv(fd, p, len, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void set_nodelay(int fd)
 {
 	int one = 1;
@@ -544,16 +532,16 @@ static void floor_tcp_round(struct mb *mb, int q, int r, size_t len)
 		return;
 	if (mb->me == 0) {
 		for (k = 0; k < n; k++)
-			if (recv_all(mb->tcp_fd, msg, len) ||
-			    send_all(mb->tcp_fd, msg, len))
+			if (bench_recv_all(mb->tcp_fd, msg, len) ||
+			    bench_send_all(mb->tcp_fd, msg, len))
 				goto broken;
 		return;
 	}
 	for (k = 0; k < n; k++) {
 		uint64_t t0 = bench_now_ns();
 
-		if (send_all(mb->tcp_fd, msg, len) ||
-		    recv_all(mb->tcp_fd, msg, len))
+		if (bench_send_all(mb->tcp_fd, msg, len) ||
+		    bench_recv_all(mb->tcp_fd, msg, len))
 			goto broken;
 		if (k >= MB_TCP_WARMUP)
 			mb->buf[k - MB_TCP_WARMUP] = (double)(bench_now_ns() - t0);
@@ -567,6 +555,39 @@ broken:
 		errno ? strerror(errno) : "connection closed");
 	close(mb->tcp_fd);
 	mb->tcp_fd = -1;
+}
+
+/*
+ * Both nodes, one round of an RDMA floor (rdma_floor.c), as the TCP
+ * floors: warm-up, then S timed samples on node 1; node 0 echoes the
+ * ping-pongs and takes no part in a READ.  A failure ends the floors.
+ */
+static void floor_rdma_round(struct mb *mb, int q, int r)
+{
+	size_t len = q == FL_RDMA64 ? 64 : 4096;
+	int k, n = MB_TCP_WARMUP + mb->samples;
+
+	if (!mb->rdma || (q == FL_RDMA_READ && mb->me != MB_MEASURER))
+		return;
+	for (k = 0; k < n; k++) {
+		uint64_t t0 = bench_now_ns();
+		int ret = q == FL_RDMA_READ ? rdma_floor_read(mb->rdma, len) :
+			  rdma_floor_pingpong(mb->rdma, mb->me, len);
+
+		if (ret < 0) {
+			fprintf(stderr, "microbench: node %d: RDMA floor failed; no RDMA floors\n",
+				mb->me);
+			rdma_floor_close(mb->rdma);
+			mb->rdma = NULL;
+			return;
+		}
+		if (mb->me == MB_MEASURER && k >= MB_TCP_WARMUP)
+			mb->buf[k - MB_TCP_WARMUP] = (double)(bench_now_ns() - t0);
+	}
+	if (mb->me != MB_MEASURER)
+		return;
+	round_done(mb, q, r, mb->buf, mb->samples);
+	mb->acc[q].ops++;
 }
 
 /* ------------------------------------------------------ DSM operations */
@@ -804,6 +825,9 @@ static void run_round(struct mb *mb, int r)
 	dsm_barrier();
 	floor_tcp_round(mb, FL_TCP64, r, 64);
 	floor_tcp_round(mb, FL_TCP4K, r, 4096);
+	floor_rdma_round(mb, FL_RDMA_READ, r);
+	floor_rdma_round(mb, FL_RDMA64, r);
+	floor_rdma_round(mb, FL_RDMA4K, r);
 	dsm_barrier();
 
 	for (op = 0; op < OP_NR; op++) {
@@ -835,14 +859,20 @@ static const char *floor_short(enum mb_floor_id f)
 		return "tcp64";
 	case FL_TCP4K:
 		return "tcp4k";
+	case FL_RDMA_READ:
+		return "read4k";
+	case FL_RDMA64:
+		return "rdma64";
+	case FL_RDMA4K:
+		return "rdma4k";
 	default:
 		return "?";
 	}
 }
 
-static int is_tcp_floor(enum mb_floor_id f)
+static int is_net_floor(enum mb_floor_id f)
 {
-	return f == FL_TCP64 || f == FL_TCP4K;
+	return f == FL_TCP64 || f == FL_TCP4K || f == FL_RDMA64 || f == FL_RDMA4K;
 }
 
 static void print_table(struct mb *mb)
@@ -884,7 +914,7 @@ static void print_table(struct mb *mb)
 			continue;
 		}
 		fl = floor_short(op_floor(i));
-		if (is_tcp_floor(op_floor(i)) && o->msgs < 0.5) {
+		if (is_net_floor(op_floor(i)) && o->msgs < 0.5) {
 			/*
 			 * Message-bound on paper, but this protocol did it
 			 * without a message (a local lock manager under
@@ -900,9 +930,23 @@ static void print_table(struct mb *mb)
 		printf("%-62s %9.2f %9.2f %8s %-8s %8.2f %9.1f\n", name,
 		       o->med_us, o->p90_us, ratio, fl, o->msgs, o->bytes);
 	}
+	if (over_rdma) {
+		const struct mb_result *a = &sh->op[OP_READ_REMOTE];
+		const struct mb_result *rd = &sh->floor[FL_RDMA_READ];
+		const struct mb_result *pp = &sh->floor[FL_RDMA4K];
+
+		if (a->valid && rd->valid && pp->valid)
+			printf("\nover rdma: a. remote read fault = %.1f x a bare RDMA READ of the page, "
+			       "%.1f x a SEND/RECV ping-pong of it\n",
+			       a->med_us / rd->med_us, a->med_us / pp->med_us);
+		else
+			printf("\nover rdma: no verbs floors (%s)\n",
+			       mb->rdma_why ? mb->rdma_why : "a floor failed during the run");
+	}
 	printf("\nx floor: median / the floor's median; fault = SIGSEGV+mprotect cycle, tcp64/tcp4k =\n"
-	       "TCP round trip of 64 B / 4 KiB.  Loopback TCP depends on whether the scheduler runs the\n"
-	       "two nodes on one CPU or two, so compare ratios within a run, not floors across runs.\n"
+	       "TCP round trip of 64 B / 4 KiB; rdma64/rdma4k = verbs SEND/RECV round trip.  Loopback TCP\n"
+	       "depends on whether the scheduler runs the two nodes on one CPU or two, so compare ratios\n"
+	       "within a run, not floors across runs.  Under emulation (the guest) only ratios mean anything.\n"
 	       "msgs/bytes per op: job-wide counts from dsm_get_stats (sent + received by node 1).\n");
 	if (dsm_consistency() == DSM_RELEASE)
 		printf("Release consistency: no page owners.  A write to a cached copy makes a twin (d),\n"
@@ -994,8 +1038,13 @@ int main(int argc, char **argv)
 	}
 
 	tcp_setup(&mb);
+	over_rdma = getenv("DSM_TRANSPORT") && !strcmp(getenv("DSM_TRANSPORT"), "rdma");
+	/* The verbs floors wherever a device is: on both sides or neither. */
+	if (mb.tcp_fd >= 0)
+		mb.rdma = rdma_floor_open(mb.tcp_fd, mb.me, 4096, &mb.rdma_why);
 	for (r = 0; r < mb.rounds; r++)
 		run_round(&mb, r);
+	rdma_floor_close(mb.rdma);
 	if (mb.tcp_fd >= 0)
 		close(mb.tcp_fd);
 
