@@ -158,10 +158,10 @@ static int parse_job(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 	if ((v = get("DSM_LISTEN_FD", ctx))) {
 		if (dsm_config_parse_uint(v, INT_MAX, &n) < 0)
 			return bad("DSM_LISTEN_FD", v, "expected a file descriptor number");
-		cfg->listen_fd = (int)n;
+		cfg->boot.listen_fd = (int)n;
 	}
 	if ((v = get("DSM_NODE_HOST", ctx)))
-		snprintf(cfg->node_host, sizeof(cfg->node_host), "%s", v);
+		snprintf(cfg->boot.node_host, sizeof(cfg->boot.node_host), "%s", v);
 	if (cfg->num_nodes == 1)
 		return 0;
 
@@ -172,7 +172,7 @@ static int parse_job(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 			v ? v : "", cfg->num_nodes);
 		return -DSM_ECONFIG;
 	}
-	snprintf(cfg->root_addr, sizeof(cfg->root_addr), "%s", v);
+	snprintf(cfg->boot.root_addr, sizeof(cfg->boot.root_addr), "%s", v);
 	v = get("DSM_JOB_SECRET", ctx);
 	if (!v) {
 		dsm_err("DSM_JOB_SECRET is not set: every node of a job of %d nodes must present "
@@ -212,7 +212,7 @@ int dsm_config_parse(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 	cfg->first_touch = true;
 	cfg->poll_ns = 50000;
 	cfg->connect_timeout_ms = 30000;
-	cfg->listen_fd = -1;
+	cfg->boot.listen_fd = -1;
 
 	/* DSM_LOG first, so that later messages obey it. */
 	if ((v = get("DSM_LOG", ctx))) {

@@ -49,9 +49,15 @@ struct dsm_config {
 	int local_nodes;		/* nodes sharing this machine, 0 = unknown */
 	bool have_secret;
 	uint8_t secret[DSM_SECRET_LEN];
-	char root_addr[256];		/* host:port of node 0's listener */
-	int listen_fd;			/* node 0: inherited listening socket, or -1 */
-	char node_host[256];		/* address this node listens on, "" = pick */
+	/*
+	 * Where the job meets, as the launcher said: read by the bootstrap
+	 * (runtime/transport/bootstrap.c) alone, whatever the transport.
+	 */
+	struct dsm_boot_env {
+		char root_addr[256];	/* DSM_ROOT_ADDR: host:port of node 0's listener */
+		int listen_fd;		/* DSM_LISTEN_FD: node 0's inherited listener, or -1 */
+		char node_host[256];	/* DSM_NODE_HOST: address this node listens on, "" = pick */
+	} boot;
 };
 
 /*

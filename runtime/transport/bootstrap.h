@@ -18,34 +18,22 @@
 #ifndef DSM_TRANSPORT_BOOTSTRAP_H
 #define DSM_TRANSPORT_BOOTSTRAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "dsm.h"
 #include "runtime/base/config.h"
 
-/* Where the launcher says node 0 is (from the environment, not config.h). */
-struct dsm_boot_env {
-	char root_addr[256];		/* DSM_ROOT_ADDR: host:port of node 0's listener */
-	int listen_fd;			/* DSM_LISTEN_FD: node 0's inherited listener, or -1 */
-	char node_host[256];		/* DSM_NODE_HOST: address this node listens on, "" = pick */
-};
-
+/* The launcher's part (DSM_ROOT_ADDR, DSM_LISTEN_FD, DSM_NODE_HOST) is
+ * cfg->boot, parsed and validated with the rest of the configuration. */
 struct dsm_boot {
 	const struct dsm_config *cfg;
-	struct dsm_boot_env env;
 	int self, nnodes;
 	uint64_t deadline_ns;		/* dsm_now_ns() at which setup gives up */
 	int fd[DSM_MAX_NODES];		/* node 0: to every other node; others: fd[0] */
-	char local_host[256];		/* address this node reached node 0 from (or node_host) */
+	char local_host[256];		/* where this node listens for its peers */
 };
-
-/*
- * Read DSM_ROOT_ADDR, DSM_LISTEN_FD and DSM_NODE_HOST.  0, or -DSM_ECONFIG
- * after one line naming the variable (a job of more than one node needs a
- * root address).
- */
-int dsm_boot_env_load(struct dsm_boot_env *env, int num_nodes);
 
 /*
  * Connect every node to node 0, authenticate both ways, and compare the
@@ -72,12 +60,27 @@ void dsm_boot_close(struct dsm_boot *b);
  * handshake of one connection, authenticated both ways with the job's
  * secret and settings-checked.  initiator: we connected to node peer at
  * addr (for the error line).  acceptor: a node in [lo, hi] connected to
- * us; returns its id, or a negative code (-EACCES for a stranger, which
+ * us (fds[i] >= 0: node i is connected already, and may not connect
+ * again); returns its id, or a negative code (-EACCES for a stranger, which
  * the caller closes and goes on waiting; -DSM_ECONFIG for one of ours with
  * other settings, which ends setup).
  */
 int dsm_boot_handshake_initiator(const struct dsm_boot *b, int fd, int peer, const char *addr);
 int dsm_boot_handshake_acceptor(const struct dsm_boot *b, int fd, int lo, int hi,
-				const int *taken);
+				const int *fds);
+
+/*
+ * The socket plumbing the bootstrap uses, for TCP's own connections:
+ * listen on host (port "0": any), the listener's "host:port", connect to
+ * "host:port" retrying until the deadline (fd or a negative code), and
+ * accept until every node in [lo, hi] has connected and passed the
+ * handshake (fds[i] set for each; strangers refused with a warning).
+ */
+int dsm_boot_listen(const char *host, const char *port, bool reuse);
+void dsm_boot_listener_addr(int lfd, char *out, size_t len);
+int dsm_boot_connect(const struct dsm_boot *b, const char *addr);
+int dsm_boot_accept(const struct dsm_boot *b, int lfd, int lo, int hi, int *fds);
+/* Keep-alive, a user timeout and no Nagle on a connected socket. */
+void dsm_boot_tune_socket(int fd);
 
 #endif /* DSM_TRANSPORT_BOOTSTRAP_H */

@@ -271,10 +271,10 @@ START_TEST(test_parse_defaults)
 	ck_assert_int_eq(cfg.node_id, 0);
 	ck_assert_int_eq(cfg.num_nodes, 1);
 	ck_assert_int_eq(cfg.local_nodes, 0);
-	ck_assert_int_eq(cfg.listen_fd, -1);
+	ck_assert_int_eq(cfg.boot.listen_fd, -1);
 	ck_assert(!cfg.have_secret);
-	ck_assert_str_eq(cfg.root_addr, "");
-	ck_assert_str_eq(cfg.node_host, "");
+	ck_assert_str_eq(cfg.boot.root_addr, "");
+	ck_assert_str_eq(cfg.boot.node_host, "");
 }
 END_TEST
 
@@ -581,13 +581,13 @@ START_TEST(test_job_dsm_vars)
 	ck_assert_int_eq(parse_vars(&cfg, v), 0);
 	ck_assert_int_eq(cfg.node_id, 3);
 	ck_assert_int_eq(cfg.num_nodes, 4);
-	ck_assert_str_eq(cfg.root_addr, "node0.example:7000");
+	ck_assert_str_eq(cfg.boot.root_addr, "node0.example:7000");
 	ck_assert(cfg.have_secret);
 	ck_assert_mem_eq(cfg.secret, secret0, sizeof(secret0));
 	ck_assert_uint_eq(cfg.secret[31], 0x0f);
 	ck_assert_int_eq(cfg.local_nodes, 2);
-	ck_assert_int_eq(cfg.listen_fd, 5);
-	ck_assert_str_eq(cfg.node_host, "10.0.0.3");
+	ck_assert_int_eq(cfg.boot.listen_fd, 5);
+	ck_assert_str_eq(cfg.boot.node_host, "10.0.0.3");
 }
 END_TEST
 
@@ -732,7 +732,7 @@ START_TEST(test_job_max_nodes)
 	ck_assert_int_eq(parse_vars(&cfg, v), 0);
 	ck_assert_int_eq(cfg.node_id, 63);
 	ck_assert_int_eq(cfg.num_nodes, 64);
-	ck_assert_str_eq(cfg.root_addr, "[::1]:7000");
+	ck_assert_str_eq(cfg.boot.root_addr, "[::1]:7000");
 }
 END_TEST
 
@@ -964,7 +964,7 @@ START_TEST(test_load_unknown_option)
 	argv = job;
 	argc = 6;
 	ck_assert_int_eq(dsm_config_load(&cfg, &argc, &argv), 0);
-	ck_assert_str_eq(cfg.node_host, "10.1.2.3");
+	ck_assert_str_eq(cfg.boot.node_host, "10.1.2.3");
 	ck_assert_uint_eq(cfg.poll_ns, 7000);
 	ck_assert_int_eq(argc, 1);
 

@@ -502,8 +502,8 @@ static int dsm_tcp_open(const struct dsm_tp_params *params, struct dsm_tp **tp_p
 		ret = dsm_tcp_connect_all(t);
 		if (ret < 0)
 			goto err_free;
-	} else if (params->cfg->listen_fd >= 0) {
-		close(params->cfg->listen_fd);	/* a job of one needs no listener */
+	} else if (params->cfg->boot.listen_fd >= 0) {
+		close(params->cfg->boot.listen_fd);	/* a job of one needs no listener */
 	}
 	for (int i = 0; i < t->tp.nnodes; i++) {
 		struct dsm_tcp_conn *c = &t->conns[i];

@@ -1,602 +1,90 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * tcp_connect.c - TCP connection setup: rendezvous, full mesh, and the
- * authentication of every peer with the job's secret.
+ * tcp_connect.c - the TCP transport's connections: one per pair of
+ * nodes, each authenticated both ways.
  *
- * Node 0 listens at DSM_ROOT_ADDR (dsmrun hands it an already-listening
- * socket as DSM_LISTEN_FD, so there is no race on the port).  Every other
- * node connects to node 0, proves the secret, and tells node 0 where it
- * listens itself (JOIN).  When all have joined, node 0 sends everyone the
- * table (TABLE).  Then node i connects to nodes 1..i-1 and accepts nodes
- * i+1..N-1: one connection per pair, every one authenticated both ways.
- *
- * All of this runs in the init thread with blocking sockets and poll()
- * deadlines; nothing waits longer than DSM_CONNECT_TIMEOUT.
+ * The bootstrap (bootstrap.h) has already met node 0, proved the secret
+ * and checked the settings.  Every node opens a listener of its own and
+ * the bootstrap's all-gather tells everyone where all listen.  Then node i
+ * connects to nodes 0..i-1 and accepts nodes i+1..N-1, with the
+ * bootstrap's handshake on every connection: a stranger that reaches a
+ * listener is refused like one that reaches node 0.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include "runtime/base/clock.h"
 #include "runtime/base/log.h"
-#include "runtime/transport/auth.h"
+#include "runtime/transport/bootstrap.h"
 #include "runtime/transport/tcp/tcp.h"
 
-#define ADDR_LEN 64			/* one entry of the TABLE */
-#define ACCEPT_HANDSHAKE_MS 5000	/* a stalled stranger cannot hold node 0 longer */
+#define ADDR_LEN 64			/* one endpoint: "host:port" */
 
-struct deadline {
-	uint64_t at_ns;
-};
-
-static int ms_left(const struct deadline *d)
+static int connect_mesh(struct dsm_tcp *t, struct dsm_boot *b)
 {
-	uint64_t now = dsm_now_ns();
+	int n = t->tp.nnodes, self = t->tp.self, lfd, ret = 0;
+	char me[ADDR_LEN] = "", (*table)[ADDR_LEN];
+	int fds[DSM_MAX_NODES];
 
-	return now >= d->at_ns ? 0 : (int)((d->at_ns - now) / 1000000) + 1;
-}
-
-/* Wait for fd to be ready for events; -ETIMEDOUT at the deadline. */
-static int wait_fd(int fd, short events, const struct deadline *d)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-
-	for (;;) {
-		int left = ms_left(d), n;
-
-		if (left == 0)
-			return -ETIMEDOUT;
-		n = poll(&p, 1, left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
-static int write_full(int fd, const void *buf, size_t len, const struct deadline *d)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return -errno;
-		if ((n = wait_fd(fd, POLLOUT, d)) < 0)
-			return (int)n;
-	}
-	return 0;
-}
-
-static int read_full(int fd, void *buf, size_t len, const struct deadline *d)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
-
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n == 0)
-			return -ECONNRESET;
-		if (errno != EAGAIN && errno != EINTR)
-			return -errno;
-		if ((n = wait_fd(fd, POLLIN, d)) < 0)
-			return (int)n;
-	}
-	return 0;
-}
-
-static int send_frame(int fd, int self, uint8_t type, const void *payload, uint32_t len,
-		      const struct deadline *d)
-{
-	struct dsm_wire_hdr h = {
-		.magic = DSM_WIRE_MAGIC, .version = DSM_WIRE_VERSION,
-		.type = type, .src = (uint16_t)self, .len = len,
-	};
-	int ret = write_full(fd, &h, sizeof(h), d);
-
-	return ret < 0 ? ret : write_full(fd, payload, len, d);
-}
-
-/*
- * Read one setup frame of the given type whose payload is exactly len
- * bytes (or at most len with exact=false).  *src_p gets the sender's id.
- * -EPROTO with *why set on a malformed frame.
- */
-static int recv_frame(int fd, uint8_t type, void *payload, uint32_t len, bool exact,
-		      int *src_p, const char **why, const struct deadline *d)
-{
-	struct dsm_wire_hdr h;
-	int ret = read_full(fd, &h, sizeof(h), d);
-
-	if (ret < 0)
-		return ret;
-	*why = dsm_wire_check(&h, -1, len);
-	if (!*why && h.type != type)
-		*why = "unexpected message type during connection setup";
-	if (!*why && exact && h.len != len)
-		*why = "wrong payload length during connection setup";
-	if (*why)
-		return -EPROTO;
-	*src_p = h.src;
-	ret = read_full(fd, payload, h.len, d);
-	if (ret == 0 && !exact && h.len < len)
-		((char *)payload)[h.len] = '\0';
-	return ret;
-}
-
-static void tune_socket(int fd)
-{
-	int one = 1, idle = 1, intvl = 1, cnt = 3;
-	unsigned int user_timeout = 4000;
-
-	/* Small messages (requests, grants) must leave at once. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	/*
-	 * A peer whose machine vanishes sends no FIN: keep-alive probes and
-	 * TCP_USER_TIMEOUT turn that into an error within ~4 s, so a node
-	 * never waits forever on a dead peer.
-	 */
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
-}
-
-/* Split "host:port" or "[v6]:port".  0 or -EINVAL. */
-static int split_addr(const char *addr, char *host, size_t hostlen, char *port, size_t portlen)
-{
-	const char *colon = strrchr(addr, ':');
-	const char *h = addr;
-	size_t n;
-
-	if (!colon || !colon[1] || strlen(colon + 1) >= portlen)
-		return -EINVAL;
-	n = (size_t)(colon - addr);
-	if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-		h++;
-		n -= 2;
-	}
-	if (n == 0 || n >= hostlen)
-		return -EINVAL;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	strcpy(port, colon + 1);
-	return 0;
-}
-
-static void format_addr(const struct sockaddr *sa, char *out, size_t len)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned int port = 0;
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		port = ntohs(in->sin_port);
-		snprintf(out, len, "%s:%u", host, port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		port = ntohs(in6->sin6_port);
-		snprintf(out, len, "[%s]:%u", host, port);
-	} else {
-		snprintf(out, len, "?");
-	}
-}
-
-static void peer_name(int fd, char *out, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-		format_addr((struct sockaddr *)&ss, out, len);
-	else
-		snprintf(out, len, "?");
-}
-
-/*
- * Listen on host:port ("0": any free port).  reuse: SO_REUSEADDR, for a
- * fixed port that a previous job may have left in TIME_WAIT.  Returns the
- * fd or -errno.
- */
-static int listen_at(const char *host, const char *port, bool reuse)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct addrinfo *res, *ai;
-	int fd = -1, err = EADDRNOTAVAIL, one = 1;
-
-	if (getaddrinfo(host, port, &hints, &res) != 0)
-		return -EADDRNOTAVAIL;
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			err = errno;
-			continue;
-		}
-		if (reuse)
-			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0)
-			break;
-		err = errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd >= 0 ? fd : -err;
-}
-
-/* Listen at the root address itself (node 0 not started by dsmrun). */
-static int listen_root(const char *addr)
-{
-	char host[256], port[16];
-
-	if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0)
-		return -EINVAL;
-	return listen_at(host, port, true);
-}
-
-/* Connect to addr, retrying refused connections (the peer may not listen
- * yet) until the deadline.  Returns the fd or a negative code. */
-static int connect_to(const char *addr, const struct deadline *d)
-{
-	char host[256], port[16];
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
-	int err = ETIMEDOUT;
-
-	if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0)
-		return -EINVAL;
-	while (ms_left(d) > 0) {
-		struct addrinfo *res, *ai;
-
-		if (getaddrinfo(host, port, &hints, &res) != 0) {
-			err = EHOSTUNREACH;
-		} else {
-			for (ai = res; ai; ai = ai->ai_next) {
-				int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-
-				if (fd < 0)
-					continue;
-				if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-					freeaddrinfo(res);
-					return fd;
-				}
-				err = errno;
-				close(fd);
-			}
-			freeaddrinfo(res);
-		}
-		usleep(20000);
-	}
-	return err == ETIMEDOUT || err == ECONNREFUSED ? -DSM_ETIMEDOUT : -err;
-}
-
-/* An authenticated peer's settings must equal ours.  0 or -DSM_ECONFIG. */
-static int check_settings(struct dsm_tcp *t, const struct dsm_job_settings *theirs, int peer)
-{
-	struct dsm_job_settings mine;
-	char why[160];
-
-	dsm_config_settings(t->tp.params.cfg, &mine);
-	if (!dsm_config_settings_diff(&mine, theirs, why, sizeof(why)))
-		return 0;
-	dsm_err("node %d was started with other settings: %s differs; every node of a job "
-		"needs the same DSM_* settings", peer, why);
-	return -DSM_ECONFIG;
-}
-
-/*
- * Our side of a connection we opened to node `peer`: HELLO with our nonce;
- * the acceptor's HELLO must carry a MAC proving the secret; then our AUTH.
- */
-static int handshake_initiator(struct dsm_tcp *t, int fd, int peer, const char *addr,
-			       const struct deadline *d)
-{
-	const struct dsm_config *cfg = t->tp.params.cfg;
-	struct dsm_hello mine = { .dst = (uint32_t)peer }, theirs;
-	uint8_t expect[DSM_SHA256_LEN], mac[DSM_SHA256_LEN];
-	const char *why = NULL;
-	int src = -1, ret;
-
-	if ((ret = dsm_auth_nonce(mine.nonce)) < 0)
-		return ret;
-	dsm_config_settings(cfg, &mine.settings);
-	ret = send_frame(fd, t->tp.self, DSM_WT_HELLO, &mine, sizeof(mine), d);
-	if (ret == 0)
-		ret = recv_frame(fd, DSM_WT_HELLO, &theirs, sizeof(theirs), true, &src, &why, d);
-	if (ret == -EPROTO) {
-		dsm_err("connecting to node %d at %s: %s", peer, addr, why);
-		return -DSM_EPROTO;
-	}
-	if (ret < 0) {
-		dsm_err("connecting to node %d at %s: %s", peer, addr,
-			ret == -ETIMEDOUT ? "no answer in time" : strerror(-ret));
-		return ret == -ETIMEDOUT ? -DSM_ETIMEDOUT : -DSM_EPEERLOST;
-	}
-	dsm_auth_mac(cfg->secret, DSM_AUTH_ACCEPTOR, mine.nonce, theirs.nonce,
-		     (uint32_t)peer, (uint32_t)t->tp.self, expect);
-	if (src != peer || theirs.dst != (uint32_t)t->tp.self ||
-	    !dsm_memeq_ct(expect, theirs.mac, sizeof(expect))) {
-		dsm_err("authentication failed: the process at %s (node %d) did not prove the "
-			"job's secret; is DSM_JOB_SECRET the same on every node?", addr, peer);
-		return -DSM_EAUTH;
-	}
-	dsm_auth_mac(cfg->secret, DSM_AUTH_INITIATOR, theirs.nonce, mine.nonce,
-		     (uint32_t)t->tp.self, (uint32_t)peer, mac);
-	ret = send_frame(fd, t->tp.self, DSM_WT_AUTH, mac, sizeof(mac), d);
-	if (ret < 0) {
-		dsm_err("connecting to node %d at %s: %s", peer, addr, strerror(-ret));
-		return -DSM_EPEERLOST;
-	}
-	/* Authenticated (both sides see the AUTH): now it may also be told
-	 * that its settings differ, and both ends say so. */
-	return check_settings(t, &theirs.settings, peer);
-}
-
-/*
- * The other side: read the initiator's HELLO, answer with ours and our
- * MAC, check its AUTH.  A stranger that fails is rejected with a warning
- * and the caller goes on waiting for the real node: a bad connection must
- * not bring the job down.  Returns the peer's id, or a negative code.
- */
-static int handshake_acceptor(struct dsm_tcp *t, int fd, int lo, int hi, const struct deadline *job)
-{
-	const struct dsm_config *cfg = t->tp.params.cfg;
-	struct dsm_hello mine = { .dst = 0 }, theirs;
-	uint8_t expect[DSM_SHA256_LEN], mac[DSM_SHA256_LEN];
-	struct deadline d = { dsm_now_ns() + ACCEPT_HANDSHAKE_MS * 1000000ull };
-	const char *why = NULL;
-	char who[80];
-	int src = -1, ret;
-
-	if (d.at_ns > job->at_ns)
-		d = *job;
-	peer_name(fd, who, sizeof(who));
-	ret = recv_frame(fd, DSM_WT_HELLO, &theirs, sizeof(theirs), true, &src, &why, &d);
-	if (ret == 0 && (src < lo || src > hi || t->conns[src].fd >= 0 ||
-			 theirs.dst != (uint32_t)t->tp.self)) {
-		ret = -EPROTO;
-		why = "claims a node id that is not expected here";
-	}
-	if (ret == 0) {
-		if ((ret = dsm_auth_nonce(mine.nonce)) < 0)
-			return ret;
-		mine.dst = (uint32_t)src;
-		dsm_config_settings(cfg, &mine.settings);
-		dsm_auth_mac(cfg->secret, DSM_AUTH_ACCEPTOR, theirs.nonce, mine.nonce,
-			     (uint32_t)t->tp.self, (uint32_t)src, mine.mac);
-		ret = send_frame(fd, t->tp.self, DSM_WT_HELLO, &mine, sizeof(mine), &d);
-	}
-	if (ret == 0) {
-		int src2 = -1;
-
-		ret = recv_frame(fd, DSM_WT_AUTH, mac, sizeof(mac), true, &src2, &why, &d);
-		dsm_auth_mac(cfg->secret, DSM_AUTH_INITIATOR, mine.nonce, theirs.nonce,
-			     (uint32_t)src, (uint32_t)t->tp.self, expect);
-		if (ret == 0 && (src2 != src || !dsm_memeq_ct(expect, mac, sizeof(mac)))) {
-			ret = -EACCES;
-			why = "authentication failed (it does not know the job's secret)";
-		}
-	}
-	if (ret == 0)
-		return check_settings(t, &theirs.settings, src) < 0 ? -DSM_ECONFIG : src;
-	if (!why)
-		why = ret == -ETIMEDOUT ? "no complete handshake in time" :
-		      ret == -ECONNRESET ? "closed during the handshake" : strerror(-ret);
-	if (src >= 0)
-		dsm_warn("rejected a connection from %s claiming to be node %d: %s", who, src, why);
-	else
-		dsm_warn("rejected a connection from %s: %s", who, why);
-	return -EACCES;
-}
-
-/* Accept until every node in [lo, hi] has connected and authenticated. */
-static int accept_peers(struct dsm_tcp *t, int lfd, int lo, int hi, const struct deadline *d)
-{
-	int missing = hi - lo + 1;
-
-	while (missing > 0) {
-		int fd, peer, ret;
-
-		if ((ret = wait_fd(lfd, POLLIN, d)) < 0) {
-			char list[256] = "";
-			size_t at = 0;
-
-			for (int i = lo; i <= hi && at < sizeof(list) - 8; i++)
-				if (t->conns[i].fd < 0)
-					at += (size_t)snprintf(list + at, sizeof(list) - at, "%s%d",
-							       at ? ", " : "", i);
-			dsm_err("timed out after %u s waiting for node%s %s to connect "
-				"(did it start? see DSM_CONNECT_TIMEOUT)",
-				t->tp.params.cfg->connect_timeout_ms / 1000, missing > 1 ? "s" : "", list);
-			return -DSM_ETIMEDOUT;
-		}
-		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
-		peer = handshake_acceptor(t, fd, lo, hi, d);
-		if (peer < 0) {
-			close(fd);
-			if (peer == -DSM_ECONFIG)	/* one of ours, misconfigured */
-				return peer;
-			continue;
-		}
-		t->conns[peer].fd = fd;
-		missing--;
-	}
-	return 0;
-}
-
-/* The address other nodes reach our listener at, "host:port". */
-static void listener_addr(int lfd, char *out, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-
-	getsockname(lfd, (struct sockaddr *)&ss, &sl);
-	format_addr((struct sockaddr *)&ss, out, len);
-}
-
-/* The local address of a connected socket, without the port. */
-static void local_host(int fd, char *out, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char *colon;
-
-	getsockname(fd, (struct sockaddr *)&ss, &sl);
-	format_addr((struct sockaddr *)&ss, out, len);
-	colon = strrchr(out, ':');
-	if (colon)
-		*colon = '\0';
-	if (out[0] == '[') {
-		memmove(out, out + 1, strlen(out));
-		out[strlen(out) - 1] = '\0';
-	}
-}
-
-static int root_rendezvous(struct dsm_tcp *t, const struct deadline *d)
-{
-	const struct dsm_config *cfg = t->tp.params.cfg;
-	int n = t->tp.nnodes, lfd = cfg->listen_fd, ret;
-	char (*table)[ADDR_LEN];
-
+	lfd = dsm_boot_listen(b->local_host, "0", false);
 	if (lfd < 0) {
-		lfd = listen_root(cfg->root_addr);
-		if (lfd < 0) {
-			dsm_err("node 0 cannot listen at DSM_ROOT_ADDR=%s: %s", cfg->root_addr,
-				strerror(-lfd));
-			return -DSM_ECONFIG;
-		}
-	}
-	ret = accept_peers(t, lfd, 1, n - 1, d);
-	close(lfd);
-	if (ret < 0)
-		return ret;
-	table = calloc((size_t)n, ADDR_LEN);
-	if (!table)
-		return -ENOMEM;
-	for (int i = 1; i < n && ret == 0; i++) {
-		const char *why = NULL;
-		int src;
-
-		ret = recv_frame(t->conns[i].fd, DSM_WT_JOIN, table[i], ADDR_LEN - 1, false,
-				 &src, &why, d);
-		if (ret < 0)
-			dsm_err("rendezvous: node %d did not say where it listens: %s", i,
-				why ? why : strerror(-ret));
-	}
-	for (int i = 1; i < n && ret == 0; i++)
-		ret = send_frame(t->conns[i].fd, 0, DSM_WT_TABLE, table, (uint32_t)(n * ADDR_LEN), d);
-	free(table);
-	return ret < 0 ? (ret == -ETIMEDOUT ? -DSM_ETIMEDOUT : -DSM_EPEERLOST) : 0;
-}
-
-static int node_rendezvous(struct dsm_tcp *t, const struct deadline *d)
-{
-	const struct dsm_config *cfg = t->tp.params.cfg;
-	int n = t->tp.nnodes, self = t->tp.self, fd, lfd, ret, src;
-	char host[256], me[ADDR_LEN] = "";
-	char (*table)[ADDR_LEN];
-	const char *why = NULL;
-
-	fd = connect_to(cfg->root_addr, d);
-	if (fd < 0) {
-		dsm_err("cannot reach node 0 at DSM_ROOT_ADDR=%s: %s", cfg->root_addr,
-			fd == -DSM_ETIMEDOUT ? "no node 0 listening there before the timeout" :
-			strerror(-fd));
-		return fd == -DSM_ETIMEDOUT ? fd : -DSM_ETIMEDOUT;
-	}
-	ret = handshake_initiator(t, fd, 0, cfg->root_addr, d);
-	if (ret < 0) {
-		close(fd);
-		return ret;
-	}
-	t->conns[0].fd = fd;
-
-	/* Listen where node 0 reached us, unless told otherwise: the address
-	 * this host uses towards node 0 is one the other nodes can reach. */
-	if (cfg->node_host[0])
-		snprintf(host, sizeof(host), "%s", cfg->node_host);
-	else
-		local_host(fd, host, sizeof(host));
-	lfd = listen_at(host, "0", false);
-	if (lfd < 0) {
-		dsm_err("cannot listen on %s for the other nodes: %s", host, strerror(-lfd));
+		dsm_err("cannot listen on %s for the other nodes: %s", b->local_host, strerror(-lfd));
 		return -DSM_ECONFIG;
 	}
-	listener_addr(lfd, me, sizeof(me));
-	ret = send_frame(fd, self, DSM_WT_JOIN, me, (uint32_t)strlen(me) + 1, d);
+	dsm_boot_listener_addr(lfd, me, sizeof(me));
 	table = calloc((size_t)n, ADDR_LEN);
 	if (!table) {
 		close(lfd);
 		return -ENOMEM;
 	}
-	if (ret == 0)
-		ret = recv_frame(fd, DSM_WT_TABLE, table, (uint32_t)(n * ADDR_LEN), true, &src, &why, d);
-	if (ret < 0) {
-		dsm_err("rendezvous with node 0 failed: %s", why ? why :
-			ret == -ETIMEDOUT ? "no table from node 0 in time" : strerror(-ret));
-		goto out;
-	}
-	for (int j = 1; j < self && ret == 0; j++) {
+	ret = dsm_boot_allgather(b, me, ADDR_LEN, table);
+	for (int j = 0; j < self && ret == 0; j++) {
+		int fd;
+
 		table[j][ADDR_LEN - 1] = '\0';
-		fd = connect_to(table[j], d);
+		fd = dsm_boot_connect(b, table[j]);
 		if (fd < 0) {
 			dsm_err("cannot reach node %d at %s: %s", j, table[j], strerror(-fd));
 			ret = -DSM_ETIMEDOUT;
 			break;
 		}
-		ret = handshake_initiator(t, fd, j, table[j], d);
+		ret = dsm_boot_handshake_initiator(b, fd, j, table[j]);
 		if (ret < 0)
 			close(fd);
 		else
 			t->conns[j].fd = fd;
 	}
-	if (ret == 0 && self + 1 < n)
-		ret = accept_peers(t, lfd, self + 1, n - 1, d);
-out:
+	for (int i = 0; i < DSM_MAX_NODES; i++)
+		fds[i] = t->conns[i].fd;
+	if (ret == 0 && self + 1 < n) {
+		ret = dsm_boot_accept(b, lfd, self + 1, n - 1, fds);
+		for (int i = self + 1; i < n; i++)
+			t->conns[i].fd = fds[i];
+	}
 	free(table);
 	close(lfd);
-	if (ret == -ETIMEDOUT)
-		return -DSM_ETIMEDOUT;
-	if (ret < 0 && -ret < DSM_ERRNO_BASE && ret != -ENOMEM)
-		return -DSM_EPEERLOST;	/* a socket error: the peer went away */
 	return ret;
 }
 
 int dsm_tcp_connect_all(struct dsm_tcp *t)
 {
-	struct deadline d = { dsm_now_ns() + t->tp.params.cfg->connect_timeout_ms * 1000000ull };
-	int ret;
+	struct dsm_boot b;
+	int ret = dsm_boot_open(&b, t->tp.params.cfg);
 
-	ret = t->tp.self == 0 ? root_rendezvous(t, &d) : node_rendezvous(t, &d);
+	if (ret < 0)
+		return ret;
+	ret = connect_mesh(t, &b);
+	/* Everyone's mesh is up before anyone's bootstrap connection closes:
+	 * a node still connecting must not see node 0 go away. */
+	if (ret == 0)
+		ret = dsm_boot_barrier(&b);
+	dsm_boot_close(&b);
 	if (ret < 0)
 		return ret;
 	for (int i = 0; i < t->tp.nnodes; i++)
 		if (i != t->tp.self)
-			tune_socket(t->conns[i].fd);
+			dsm_boot_tune_socket(t->conns[i].fd);
 	return 0;
 }
