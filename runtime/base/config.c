@@ -405,7 +405,8 @@ static const char *const known_vars[] = {
 	"DSM_FAULT_BACKEND", "DSM_NUMA", "DSM_STATS", "DSM_CHECKPOINT_DIR", "DSM_RESTART",
 	"DSM_LOG", "DSM_HEAP_BASE", "DSM_HOME_BLOCK", "DSM_HOMES", "DSM_POLL_US", "DSM_CONNECT_TIMEOUT",
 	"DSM_NODE_ID", "DSM_NUM_NODES", "DSM_LOCAL_NODES", "DSM_LISTEN_FD", "DSM_NODE_HOST",
-	"DSM_ROOT_ADDR", "DSM_JOB_SECRET", NULL,
+	"DSM_ROOT_ADDR", "DSM_JOB_SECRET",
+	"DSM_RDMA_DEVICE", "DSM_RDMA_PORT", "DSM_RDMA_GID_INDEX", NULL,
 };
 
 /* --dsm-NAME options collected from argv, consulted before the environment. */

@@ -3,8 +3,8 @@
  * Unit tests for runtime/transport/wire.c (header validation) and
  * runtime/transport/auth.c (the handshake MACs and nonces).
  *
- * The handshake test mirrors handshake_initiator() and
- * handshake_acceptor() in runtime/transport/tcp/tcp_connect.c argument
+ * The handshake test mirrors dsm_boot_handshake_initiator() and
+ * dsm_boot_handshake_acceptor() in runtime/transport/bootstrap.c argument
  * for argument: if either side changes the order of roles, nonces or ids,
  * the MACs stop agreeing and this test says so before a job does.
  */
@@ -261,7 +261,7 @@ END_TEST
 
 /*
  * One handshake between initiator node I and acceptor node A, with the
- * exact calls of tcp_connect.c:
+ * exact calls of bootstrap.c:
  *
  *   acceptor sends   mac(ACCEPTOR,  theirs=Ni, mine=Na, self=A, src=I)
  *   initiator checks mac(ACCEPTOR,  mine=Ni, theirs=Na, peer=A, self=I)
