@@ -9,5 +9,5 @@ AC_DEFUN([DSM_CHECK_VERBS], [
   ])
   AC_DEFINE_UNQUOTED([HAVE_VERBS], [$have_verbs], [RDMA verbs and rdma_cm headers])
   AM_CONDITIONAL([HAVE_VERBS], [test $have_verbs = 1])
-  AS_IF([test $have_verbs = 1], [dsm_verbs_summary=", rdma (headers found; transport not yet implemented)"], [dsm_verbs_summary=""])
+  AS_IF([test $have_verbs = 1], [dsm_verbs_summary=", rdma (libibverbs + librdmacm)"], [dsm_verbs_summary=""])
 ])

@@ -309,6 +309,21 @@ int dsm_config_parse(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 			return bad("DSM_CONNECT_TIMEOUT", v, "expected seconds from 1 to 3600");
 		cfg->connect_timeout_ms = (unsigned int)n * 1000;
 	}
+	if ((v = get("DSM_RDMA_DEVICE", ctx))) {
+		if (!*v || strlen(v) >= sizeof(cfg->rdma_device) || strpbrk(v, "/ \t"))
+			return bad("DSM_RDMA_DEVICE", v, "expected an RDMA device name (ibv_devices lists them)");
+		snprintf(cfg->rdma_device, sizeof(cfg->rdma_device), "%s", v);
+	}
+	if ((v = get("DSM_RDMA_PORT", ctx))) {
+		if (dsm_config_parse_uint(v, 255, &n) < 0 || n == 0)
+			return bad("DSM_RDMA_PORT", v, "expected a port number from 1 to 255");
+		cfg->rdma_port = (unsigned int)n;
+	}
+	if ((v = get("DSM_RDMA_GID_INDEX", ctx))) {
+		if (dsm_config_parse_uint(v, 255, &n) < 0)
+			return bad("DSM_RDMA_GID_INDEX", v, "expected a GID table index from 0 to 255");
+		cfg->rdma_gid_index = (unsigned int)n;
+	}
 
 	/*
 	 * Busy-polling only helps when every thread that waits has a CPU of

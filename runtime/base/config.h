@@ -42,6 +42,11 @@ struct dsm_config {
 	bool first_touch;		/* DSM_HOMES=first-touch (relaxed models only) */
 	uint64_t poll_ns;		/* DSM_POLL_US: busy-poll before blocking */
 	unsigned int connect_timeout_ms;	/* DSM_CONNECT_TIMEOUT (seconds) */
+	/* DSM_TRANSPORT=rdma: the device and port ("" and 0: the first
+	 * active port), and the GID index the micro-benchmark's floors use */
+	char rdma_device[64];		/* DSM_RDMA_DEVICE */
+	unsigned int rdma_port;		/* DSM_RDMA_PORT */
+	unsigned int rdma_gid_index;	/* DSM_RDMA_GID_INDEX */
 
 	/* the job, set by the launcher (dsmrun, srun, mpirun) */
 	int node_id;
