@@ -565,10 +565,19 @@ static int poll_recv(struct dsm_rdma *r)
 	return delivered;
 }
 
-/* rdma_cm events after setup: a peer that disconnects, a stranger. */
-static void poll_cm(struct dsm_rdma *r)
+/*
+ * rdma_cm events after setup: a peer that disconnects, a stranger.
+ * Returns the messages delivered on the way: a peer disconnects only after
+ * its last frames (its BYE) were acknowledged by our adapter, so their
+ * completions are in our queue already, and are taken before we judge
+ * whether the disconnection was orderly.
+ */
+static int poll_recv(struct dsm_rdma *r);
+
+static int poll_cm(struct dsm_rdma *r)
 {
 	struct rdma_cm_event *ev;
+	int delivered = 0;
 
 	while (rdma_get_cm_event(r->cm_ch, &ev) == 0) {
 		struct rdma_conn *c = ev->id->context;
@@ -581,11 +590,14 @@ static void poll_cm(struct dsm_rdma *r)
 		rdma_ack_cm_event(ev);
 		if (!c)
 			continue;
-		if (type == RDMA_CM_EVENT_DISCONNECTED)
+		if (type == RDMA_CM_EVENT_DISCONNECTED) {
+			delivered += poll_recv(r);
 			lost(r, c, "disconnected by the peer (its process ended or was killed)");
-		else if (type == RDMA_CM_EVENT_DEVICE_REMOVAL)
+		} else if (type == RDMA_CM_EVENT_DEVICE_REMOVAL) {
 			lost(r, c, "the RDMA device was removed");
+		}
 	}
+	return delivered;
 }
 
 static int poll_all(struct dsm_rdma *r)
@@ -620,7 +632,7 @@ static int dsm_rdma_progress(struct dsm_tp *tp, int timeout_ms)
 
 	pthread_mutex_lock(&r->poll_lock);
 	delivered = poll_all(r);
-	poll_cm(r);
+	delivered += poll_cm(r);
 	if (!delivered && timeout_ms != 0 && tp->params.cfg->poll_ns) {
 		uint64_t end = dsm_now_ns() + tp->params.cfg->poll_ns;
 
@@ -644,8 +656,8 @@ static int dsm_rdma_progress(struct dsm_tp *tp, int timeout_ms)
 					continue;
 			}
 			drain_channel(r);
-			poll_cm(r);
 			delivered = poll_all(r);
+			delivered += poll_cm(r);
 		}
 	}
 	pthread_mutex_unlock(&r->poll_lock);

@@ -257,36 +257,53 @@ static int next_event(struct dsm_rdma *r, struct rdma_cm_event **ev)
 }
 
 /*
- * A connection request.  Accept it if it is one of ours (a higher node,
- * not yet connected, with a MAC that proves the secret); else reject it.
- * *fatal for one of ours that cannot be set up.
+ * What is wrong with a connection request, or NULL if it comes from one
+ * of ours that may connect now: a higher node, not yet connected, with a
+ * MAC that proves the secret.  The same checks during and after setup, so
+ * that a stranger always learns nothing but a rejection.
+ */
+static const char *check_request(struct dsm_rdma *r, struct rdma_cm_event *ev)
+{
+	const struct conn_req *q = ev->param.conn.private_data;
+	uint8_t mac[MAC_LEN];
+
+	if (!q || ev->param.conn.private_data_len < sizeof(*q) || q->magic != REQ_MAGIC)
+		return "not a libdsm node (no or malformed connection data)";
+	if (q->to != r->tp.self || q->from <= r->tp.self || q->from >= r->tp.nnodes)
+		return "a node id that may not connect to this node";
+	conn_mac(r, 'I', q->from, q->to, q->nonce, mac);
+	if (!dsm_memeq_ct(mac, q->mac, MAC_LEN))
+		return "it did not prove the job's secret";
+	if (r->conns[q->from].established || r->conns[q->from].id)
+		return "a node that is connected already";
+	if (ev->id->verbs != r->verbs)
+		return "a request that arrived on another device";
+	return NULL;
+}
+
+static void reject(struct rdma_cm_id *id, const char *why)
+{
+	char from[160];
+
+	dsm_rdma_format_addr(rdma_get_peer_addr(id), from, sizeof(from));
+	dsm_warn("rdma: rejected a connection from %s: %s", from, why);
+	rdma_reject(id, NULL, 0);
+}
+
+/*
+ * A connection request during setup: accept it if check_request finds
+ * nothing wrong, else reject it.  *fatal for one of ours that cannot be
+ * set up.
  */
 static void on_request(struct dsm_rdma *r, struct rdma_cm_event *ev, bool *fatal)
 {
 	const struct conn_req *q = ev->param.conn.private_data;
+	const char *why = check_request(r, ev);
 	struct rdma_cm_id *id = ev->id;
-	const char *why = NULL;
-	uint8_t mac[MAC_LEN];
-	struct rdma_conn *c = NULL;
-	char from[160];
+	struct rdma_conn *c;
 
-	dsm_rdma_format_addr(rdma_get_peer_addr(id), from, sizeof(from));
-	if (!q || ev->param.conn.private_data_len < sizeof(*q) || q->magic != REQ_MAGIC)
-		why = "not a libdsm node (no or malformed connection data)";
-	else if (q->to != r->tp.self || q->from <= r->tp.self || q->from >= r->tp.nnodes)
-		why = "a node id that may not connect to this node";
-	else if (r->conns[q->from].established || r->conns[q->from].id)
-		why = "a node that is connected already";
-	else if (id->verbs != r->verbs)
-		why = "a request that arrived on another device";
-	if (!why) {
-		conn_mac(r, 'I', q->from, q->to, q->nonce, mac);
-		if (!dsm_memeq_ct(mac, q->mac, MAC_LEN))
-			why = "it did not prove the job's secret";
-	}
 	if (why) {
-		dsm_warn("rdma: rejected a connection from %s: %s", from, why);
-		rdma_reject(id, NULL, 0);
+		reject(id, why);
 		return;		/* the caller destroys the id */
 	}
 	c = &r->conns[q->from];
@@ -300,8 +317,7 @@ static void on_request(struct dsm_rdma *r, struct rdma_cm_event *ev, bool *fatal
 		conn_param(r, &p, &rep, sizeof(rep));
 		if (rdma_accept(id, &p) == 0)
 			return;
-		dsm_err("rdma: cannot accept node %d's connection from %s: %s", q->from, from,
-			strerror(errno));
+		dsm_err("rdma: cannot accept node %d's connection: %s", q->from, strerror(errno));
 	}
 	*fatal = true;
 }
@@ -487,16 +503,12 @@ int dsm_rdma_probe_device(struct dsm_rdma *r)
 
 void dsm_rdma_refuse(struct dsm_rdma *r, struct rdma_cm_event *ev)
 {
-	char from[160];
 	struct rdma_cm_id *id = ev->id;
+	const char *why = check_request(r, ev);
 
-	dsm_rdma_format_addr(rdma_get_peer_addr(id), from, sizeof(from));
-	dsm_warn("rdma: rejected a connection from %s: every node of the job is connected already",
-		 from);
-	rdma_reject(id, NULL, 0);
+	reject(id, why ? why : "the job's connections are all set up");
 	rdma_ack_cm_event(ev);
 	rdma_destroy_id(id);
-	(void)r;
 }
 
 int dsm_rdma_connect_all(struct dsm_rdma *r)
