@@ -502,6 +502,81 @@ START_TEST(test_parse_bad_values)
 }
 END_TEST
 
+/* The RDMA transport's device, port and GID index: defaults, values, refusals. */
+START_TEST(test_parse_rdma)
+{
+	static const struct var bad[] = {
+		{ "DSM_RDMA_DEVICE", "" },
+		{ "DSM_RDMA_DEVICE", "mlx5/0" },
+		{ "DSM_RDMA_DEVICE", "../rxe0" },
+		{ "DSM_RDMA_DEVICE", "mlx5 0" },
+		{ "DSM_RDMA_DEVICE", "mlx5\t0" },
+		{ "DSM_RDMA_PORT", "0" },
+		{ "DSM_RDMA_PORT", "256" },
+		{ "DSM_RDMA_PORT", "x" },
+		{ "DSM_RDMA_PORT", "" },
+		{ "DSM_RDMA_PORT", "-1" },
+		{ "DSM_RDMA_PORT", "1x" },
+		{ "DSM_RDMA_GID_INDEX", "256" },
+		{ "DSM_RDMA_GID_INDEX", "-1" },
+		{ "DSM_RDMA_GID_INDEX", "x" },
+		{ "DSM_RDMA_GID_INDEX", "" },
+	};
+	static const struct var all[] = {
+		{ "DSM_TRANSPORT", "rdma" },
+		{ "DSM_RDMA_DEVICE", "rxe0" },
+		{ "DSM_RDMA_PORT", "1" },
+		{ "DSM_RDMA_GID_INDEX", "1" },
+		{ NULL, NULL },
+	};
+	struct dsm_config cfg;
+	char longest[sizeof(cfg.rdma_device) + 1];
+
+	/* Defaults: any device, any active port, GID index 0. */
+	memset(&cfg, 0x5a, sizeof(cfg));
+	ck_assert_int_eq(parse_vars(&cfg, NULL), 0);
+	ck_assert_str_eq(cfg.rdma_device, "");
+	ck_assert_uint_eq(cfg.rdma_port, 0);
+	ck_assert_uint_eq(cfg.rdma_gid_index, 0);
+
+	ck_assert_int_eq(parse1(&cfg, "DSM_RDMA_DEVICE", "mlx5_0"), 0);
+	ck_assert_str_eq(cfg.rdma_device, "mlx5_0");
+	ck_assert_uint_eq(cfg.rdma_port, 0);
+	ck_assert_uint_eq(cfg.rdma_gid_index, 0);
+	ck_assert_int_eq(parse1(&cfg, "DSM_RDMA_PORT", "2"), 0);
+	ck_assert_uint_eq(cfg.rdma_port, 2);
+	ck_assert_str_eq(cfg.rdma_device, "");
+	ck_assert_int_eq(parse1(&cfg, "DSM_RDMA_PORT", "1"), 0);
+	ck_assert_uint_eq(cfg.rdma_port, 1);
+	ck_assert_int_eq(parse1(&cfg, "DSM_RDMA_PORT", "255"), 0);
+	ck_assert_uint_eq(cfg.rdma_port, 255);
+	ck_assert_int_eq(parse1(&cfg, "DSM_RDMA_GID_INDEX", "3"), 0);
+	ck_assert_uint_eq(cfg.rdma_gid_index, 3);
+	ck_assert_int_eq(parse1(&cfg, "DSM_RDMA_GID_INDEX", "0"), 0);
+	ck_assert_uint_eq(cfg.rdma_gid_index, 0);
+	ck_assert_int_eq(parse1(&cfg, "DSM_RDMA_GID_INDEX", "255"), 0);
+	ck_assert_uint_eq(cfg.rdma_gid_index, 255);
+
+	ck_assert_int_eq(parse_vars(&cfg, all), 0);
+	ck_assert_str_eq(cfg.transport, "rdma");
+	ck_assert_str_eq(cfg.rdma_device, "rxe0");
+	ck_assert_uint_eq(cfg.rdma_port, 1);
+	ck_assert_uint_eq(cfg.rdma_gid_index, 1);
+
+	/* The longest name that fits is kept whole; one more byte is refused. */
+	memset(longest, 'd', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	ck_assert_int_lt(parse1(&cfg, "DSM_RDMA_DEVICE", longest), 0);
+	longest[sizeof(longest) - 2] = '\0';
+	ck_assert_int_eq(parse1(&cfg, "DSM_RDMA_DEVICE", longest), 0);
+	ck_assert_str_eq(cfg.rdma_device, longest);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(parse1(&cfg, bad[i].name, bad[i].val) == -DSM_ECONFIG,
+			      "%s='%s' accepted", bad[i].name, bad[i].val);
+}
+END_TEST
+
 /* A long DSM_STATS path must be refused, not truncated. */
 START_TEST(test_parse_long_paths)
 {
@@ -1060,6 +1135,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_parse_log);
 	tcase_add_test(tc, test_parse_tuning);
 	tcase_add_test(tc, test_parse_bad_values);
+	tcase_add_test(tc, test_parse_rdma);
 	tcase_add_test(tc, test_parse_long_paths);
 	tcase_add_test(tc, test_parse_heap_page_consistency);
 	suite_add_tcase(s, tc);
