@@ -135,6 +135,18 @@ void dsm_rt_send(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, uint64
 void dsm_rt_send_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,
 		      uint64_t arg1);
 
+/*
+ * Fetch page from node's memory one-sided where the transport can (an RDMA
+ * READ into this node's runtime view of the page), then have the service
+ * thread deliver a message of the given type from node, as if node had
+ * answered with dsm_rt_send_page: node's runtime takes no part and learns
+ * nothing, so the protocol uses it only where node's copy is current
+ * without its help.  Any thread, signal context included.  0; -ENOTSUP
+ * (a transport without reads) or -EAGAIN (too many in flight): ask node
+ * with a message instead.
+ */
+int dsm_rt_read_page(struct dsm_rt *rt, int node, uint8_t type, size_t page);
+
 /* A peer broke the protocol: one line naming it, then end the process. */
 void dsm_rt_protocol_error(struct dsm_rt *rt, int src, const char *what, uint64_t arg)
 	__attribute__((noreturn));

@@ -7,6 +7,7 @@
  * progress(): every handler below only takes short mutexes and queues
  * messages, so a node always answers, whatever its application threads do.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,6 +49,21 @@ void dsm_rt_send_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, s
 
 	sent(dsm_tp_send_page(rt->tp, node, &h, dsm_heap_rt_page(&rt->heap, page),
 			      rt->heap.page_size));
+}
+
+int dsm_rt_read_page(struct dsm_rt *rt, int node, uint8_t type, size_t page)
+{
+	struct dsm_wire_hdr h = { .type = type, .arg0 = page };
+	int ret;
+
+	if (!(rt->tp->ops->caps & DSM_TP_CAP_READ))
+		return -ENOTSUP;
+	ret = rt->tp->ops->read_page(rt->tp, node, &h, dsm_heap_rt_page(&rt->heap, page),
+				     rt->heap.page_size);
+	if (ret == -EAGAIN || ret == -EINVAL)
+		return -EAGAIN;
+	sent(ret);
+	return 0;
 }
 
 void dsm_rt_abort(struct dsm_rt *rt, const char *fmt, ...)

@@ -28,8 +28,10 @@ const char *dsm_tp_check_ops(const struct dsm_tp_ops *ops)
 		       "wake, shutdown and flush are required)";
 	if (!(ops->caps & DSM_TP_CAP_SEND))
 		return "caps lacks DSM_TP_CAP_SEND: every transport moves two-sided messages";
-	if (ops->caps & ~(unsigned int)(DSM_TP_CAP_SEND | DSM_TP_CAP_RDMA))
+	if (ops->caps & ~(unsigned int)(DSM_TP_CAP_SEND | DSM_TP_CAP_RDMA | DSM_TP_CAP_READ))
 		return "caps has an unknown bit";
+	if (!(ops->caps & DSM_TP_CAP_READ) != !ops->read_page)
+		return "read_page and DSM_TP_CAP_READ go together";
 	return NULL;
 }
 

@@ -20,6 +20,7 @@
 
 #define DSM_TP_CAP_SEND  0x1	/* two-sided messages (required of every transport) */
 #define DSM_TP_CAP_RDMA  0x2	/* send_page moves the page one-sided (RDMA WRITE) */
+#define DSM_TP_CAP_READ  0x4	/* read_page: one-sided reads of a peer's region */
 
 struct dsm_tp;
 
@@ -88,6 +89,20 @@ struct dsm_tp_ops {
 	 */
 	int (*send_page)(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
 			 const void *page, size_t len);
+	/*
+	 * Optional, with DSM_TP_CAP_READ.  Any thread, signal context
+	 * included; never blocks.  Copy len bytes at page's offset of node's
+	 * registered region into page (inside ours), one-sided: node's CPU
+	 * takes no part and its runtime learns nothing.  When they are in
+	 * place the service thread delivers hdr (type, aux, arg0, arg1 the
+	 * caller's) as if node had sent it, with payload pointing at page
+	 * and len bytes long.  The read is ordered with nothing else on the
+	 * pair: the caller only uses it where node's memory is current
+	 * without node's help.  0; -EAGAIN when too many reads are in flight
+	 * to node (ask node instead); -DSM_EPEERLOST.
+	 */
+	int (*read_page)(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr, void *page,
+			 size_t len);
 	/*
 	 * Service thread only: deliver what has arrived, flush queued
 	 * output.  Busy-polls for cfg->poll_ns, then blocks up to timeout_ms

@@ -261,6 +261,10 @@ START_TEST(test_ops_table)
 	broken = *ops;
 	broken.caps |= 0x80;
 	ck_assert_ptr_nonnull(dsm_tp_check_ops(&broken));
+	/* read_page and its cap go together. */
+	broken = *ops;
+	broken.caps ^= DSM_TP_CAP_READ;
+	ck_assert_ptr_nonnull(dsm_tp_check_ops(&broken));
 }
 END_TEST
 
@@ -394,6 +398,47 @@ START_TEST(test_pages_in_place)
 	/* Pages not sent stay untouched. */
 	memset(expect, 0, PAGE);
 	ck_assert_mem_eq(nodes[1].region + PAGE, expect, PAGE);
+	job_close();
+}
+END_TEST
+
+/* read_page (DSM_TP_CAP_READ): the peer's bytes at the page's offset land
+ * in ours, the peer's CPU delivers nothing, and the caller's header comes
+ * back from the peer with payload pointing at the page. */
+START_TEST(test_read_page)
+{
+	enum { N = 12 };
+	unsigned char expect[PAGE];
+
+	job_open(2, true);
+	for (int p = 0; p < N; p++)
+		fill((unsigned char *)nodes[0].region + (size_t)(p * 5 % NPAGES) * PAGE, PAGE,
+		     (unsigned int)p + 40);
+	for (int p = 0; p < N; p++) {
+		struct dsm_wire_hdr h = { .type = DSM_WT_RUNTIME + 6, .aux = (uint32_t)p,
+					  .arg0 = (uint64_t)p * 5 % NPAGES, .arg1 = 77 };
+		char *page = nodes[1].region + (size_t)(p * 5 % NPAGES) * PAGE;
+
+		ck_assert_int_eq(nodes[1].tp->ops->read_page(nodes[1].tp, 0, &h, page, PAGE), 0);
+	}
+	wait_log(&nodes[1], N);
+	for (int i = 0; i < N; i++) {
+		struct rec *r = &nodes[1].log[i];
+		int p = (int)r->aux;
+		const char *where = nodes[1].region + (size_t)(p * 5 % NPAGES) * PAGE;
+
+		ck_assert_int_eq(r->src, 0);
+		ck_assert_uint_eq(r->type, DSM_WT_RUNTIME + 6);
+		ck_assert_uint_eq(r->arg0, (uint64_t)p * 5 % NPAGES);
+		ck_assert_uint_eq(r->arg1, 77);
+		ck_assert_uint_eq(r->len, PAGE);
+		ck_assert_ptr_eq(r->payload, where);
+		fill(expect, PAGE, (unsigned int)p + 40);
+		ck_assert_mem_eq(where, expect, PAGE);
+	}
+	/* One-sided: node 0's side delivered nothing. */
+	usleep(100000);
+	ck_assert_uint_eq(__atomic_load_n(&nodes[0].nlog, __ATOMIC_ACQUIRE), 0);
 	job_close();
 }
 END_TEST
@@ -536,6 +581,8 @@ int main(void)
 		tcase_add_test(tc, test_order_both_ways);
 		tcase_add_test(tc, test_order_many_threads);
 		tcase_add_test(tc, test_pages_in_place);
+		if (dsm_transports[i]->caps & DSM_TP_CAP_READ)
+			tcase_add_test(tc, test_read_page);
 		tcase_add_test(tc, test_burst_to_a_slow_receiver);
 		tcase_add_test(tc, test_peer_lost);
 		tcase_add_test(tc, test_shutdown_is_orderly);

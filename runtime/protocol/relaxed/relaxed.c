@@ -319,6 +319,23 @@ int dsm_rx_home_of(struct dsm_rt *rt, size_t page)
 }
 
 /*
+ * Ask page's home for a copy.  Under weak consistency the home keeps no
+ * record of copies (every synchronization point drops them all) and its
+ * memory holds every diff acknowledged before the synchronization that
+ * this fetch follows, so the copy is read one-sided where the transport
+ * can (an RDMA READ; the home's CPU takes no part), and the reply is the
+ * same READ_REPLY.  Under release the home must see the fetch (it starts
+ * watching the page for write notices, RX_SHARED), so it is asked.  Page
+ * lock held; any thread, signal context included.
+ */
+static void fetch_locked(struct dsm_rt *rt, int home, size_t page)
+{
+	if (rx_of(rt)->weak && dsm_rt_read_page(rt, home, DSM_MSG_READ_REPLY, page) == 0)
+		return;
+	dsm_rt_send(rt, home, DSM_MSG_READ_REQ, 0, page, 0, NULL, 0);
+}
+
+/*
  * The fault path.  Application thread, signal context: no malloc, no
  * stdio.  A home page needs no message; elsewhere a missing copy is
  * fetched once per node however many threads fault on it, and a write to
@@ -360,7 +377,7 @@ int dsm_rx_fault(struct dsm_rt *rt, size_t page, enum dsm_access access)
 		if (!pl->want) {
 			pl->want = DSM_PROT_READ;
 			cache_add_locked(rx, page);
-			dsm_rt_send(rt, home, DSM_MSG_READ_REQ, 0, page, 0, NULL, 0);
+			fetch_locked(rt, home, page);
 		}
 		if (pl->seq == seq) {
 			dsm_dir_unlock(&rt->dir, page);
@@ -631,7 +648,7 @@ void dsm_rx_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 			dsm_rt_protocol_error(rt, src, "a page this node did not ask for", page);
 		if (pl->flags & RX_REFETCH) {
 			pl->flags &= ~RX_REFETCH;
-			dsm_rt_send(rt, src, DSM_MSG_READ_REQ, 0, page, 0, NULL, 0);
+			fetch_locked(rt, src, page);
 			dsm_dir_unlock(&rt->dir, page);
 			return;
 		}

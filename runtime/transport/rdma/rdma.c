@@ -41,7 +41,10 @@ enum { TAG_WAKE, TAG_CM, TAG_CQ };
 
 /* Work request ids: what completed, for which peer, and (sends) where
  * its ring entry ends. */
-enum { WR_RECV = 1, WR_SEND, WR_CREDIT, WR_WRITE };
+enum { WR_RECV = 1, WR_SEND, WR_CREDIT, WR_WRITE, WR_READ };
+
+/* rdma_read.state */
+enum { READ_FREE, READ_POSTED, READ_DONE };
 #define WR_VAL_BITS 52
 #define WR_VAL_MASK ((1ull << WR_VAL_BITS) - 1)
 
@@ -85,9 +88,9 @@ int dsm_rdma_setup_verbs(struct dsm_rdma *r)
 	}
 	fcntl(r->comp_ch->fd, F_SETFL, fcntl(r->comp_ch->fd, F_GETFL) | O_NONBLOCK);
 	r->buf_mr = ibv_reg_mr(r->pd, r->bufs, r->bufs_len, IBV_ACCESS_LOCAL_WRITE);
-	/* Each QP: depth receives; at most depth SENDs (credits) and as
-	 * many WRITEs before them in flight. */
-	r->cq_size = peers * (2 * depth + 8) + 16;
+	/* Each QP: depth receives; at most depth SENDs (credits), as many
+	 * WRITEs before them and READ_SLOTS READs in flight. */
+	r->cq_size = peers * (2 * depth + READ_SLOTS + 8) + 16;
 	if (ibv_query_device(r->verbs, &da) == 0 && r->cq_size > da.max_cqe)
 		r->cq_size = da.max_cqe;
 	r->scq = ibv_create_cq(r->verbs, r->cq_size, r, r->comp_ch, 0);
@@ -130,7 +133,7 @@ int dsm_rdma_create_qp(struct dsm_rdma *r, struct rdma_conn *c)
 		.recv_cq = r->rcq,
 		.qp_type = IBV_QPT_RC,
 		.cap = {
-			.max_send_wr = (uint32_t)(2 * r->rx_depth + 8),
+			.max_send_wr = (uint32_t)(2 * r->rx_depth + READ_SLOTS + 8),
 			.max_recv_wr = (uint32_t)r->rx_depth,
 			.max_send_sge = 1,
 			.max_recv_sge = 1,
@@ -364,6 +367,92 @@ static int dsm_rdma_send_page(struct dsm_tp *tp, int node, struct dsm_wire_hdr *
 		       2 * sizeof(*hdr) + len);
 }
 
+/*
+ * An RDMA READ of the peer's copy of the page into ours.  Safe where the
+ * peer's memory is current without the peer's help (the protocol says
+ * where: weak consistency's fetch from the home); the peer's later writes
+ * and diffs are not ordered with it, exactly as the home's own writes are
+ * not ordered with a fetch it answers.  Counted at the reader only: one
+ * message sent (the request), one received with the page's bytes.
+ */
+static int dsm_rdma_read_page(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr, void *page,
+			      size_t len)
+{
+	struct dsm_rdma *r = to_rdma(tp);
+	struct rdma_conn *c = &r->conns[node];
+	uint64_t off = (uint64_t)((char *)page - tp->mem_base);
+	struct ibv_sge sge = { .addr = (uintptr_t)page, .length = (uint32_t)len,
+			       .lkey = r->heap_mr ? r->heap_mr->lkey : 0 };
+	struct ibv_send_wr wr = {
+		.sg_list = &sge, .num_sge = 1,
+		.opcode = IBV_WR_RDMA_READ,
+		.send_flags = IBV_SEND_SIGNALED,
+	}, *bad;
+	int slot, ret = 0;
+
+	if (!r->heap_mr || off + len > tp->mem_len)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	for (slot = 0; slot < READ_SLOTS && c->reads[slot].state != READ_FREE; slot++)
+		;
+	if (c->closed) {
+		ret = -DSM_EPEERLOST;
+	} else if (slot == READ_SLOTS) {
+		ret = -EAGAIN;
+	} else {
+		struct rdma_read *rd = &c->reads[slot];
+
+		rd->hdr = *hdr;
+		fill_hdr(tp, &rd->hdr, len);
+		rd->hdr.src = (uint16_t)node;	/* as if node had answered */
+		rd->page = page;
+		wr.wr_id = wr_id(WR_READ, node, (uint64_t)slot);
+		wr.wr.rdma.remote_addr = c->peer_base + off;
+		wr.wr.rdma.rkey = c->peer_rkey;
+		__atomic_store_n(&rd->state, READ_POSTED, __ATOMIC_RELAXED);
+		if (ibv_post_send(c->qp, &wr, &bad)) {
+			rd->state = READ_FREE;
+			ret = -DSM_EPEERLOST;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (ret == 0)
+		dsm_count(tp->counters.msgs_sent, 1);
+	return ret;
+}
+
+/* Service thread: deliver the reads that completed. */
+static int deliver_reads(struct dsm_rdma *r)
+{
+	int delivered = 0;
+
+	if (!__atomic_exchange_n(&r->reads_done, false, __ATOMIC_ACQ_REL))
+		return 0;
+	for (int i = 0; i < r->tp.nnodes; i++) {
+		struct rdma_conn *c = &r->conns[i];
+
+		for (int k = 0; i != r->tp.self && k < READ_SLOTS; k++) {
+			struct rdma_read *rd = &c->reads[k];
+			struct dsm_wire_hdr h;
+			char *page;
+
+			if (__atomic_load_n(&rd->state, __ATOMIC_ACQUIRE) != READ_DONE)
+				continue;
+			h = rd->hdr;
+			page = rd->page;
+			pthread_mutex_lock(&c->lock);	/* free the slot before the
+							 * handler may want it again */
+			rd->state = READ_FREE;
+			pthread_mutex_unlock(&c->lock);
+			dsm_count(r->tp.counters.msgs_recv, 1);
+			dsm_count(r->tp.counters.bytes_recv, h.len);
+			r->tp.params.deliver(r->tp.params.ctx, i, &h, page);
+			delivered++;
+		}
+	}
+	return delivered;
+}
+
 /* ---------- the peer's region ---------- */
 
 /*
@@ -468,6 +557,12 @@ static void poll_send(struct dsm_rdma *r, bool service)
 			c = &r->conns[peer];
 			if (wc[i].status != IBV_WC_SUCCESS) {
 				failed(r, c, &wc[i]);
+				continue;
+			}
+			if (wr_kind(wc[i].wr_id) == WR_READ && wr_val(wc[i].wr_id) < READ_SLOTS) {
+				__atomic_store_n(&c->reads[wr_val(wc[i].wr_id)].state, READ_DONE,
+						 __ATOMIC_RELEASE);
+				__atomic_store_n(&r->reads_done, true, __ATOMIC_RELEASE);
 				continue;
 			}
 			if (wr_kind(wc[i].wr_id) != WR_SEND)
@@ -605,7 +700,7 @@ static int poll_all(struct dsm_rdma *r)
 	pthread_mutex_lock(&r->send_poll_lock);
 	poll_send(r, true);
 	pthread_mutex_unlock(&r->send_poll_lock);
-	return poll_recv(r);
+	return deliver_reads(r) + poll_recv(r);
 }
 
 /* Consume the channel's events (acked in batches: acking takes a lock). */
@@ -825,12 +920,13 @@ err:
 
 const struct dsm_tp_ops dsm_rdma_ops = {
 	.name     = "rdma",
-	.caps     = DSM_TP_CAP_SEND | DSM_TP_CAP_RDMA,
+	.caps     = DSM_TP_CAP_SEND | DSM_TP_CAP_RDMA | DSM_TP_CAP_READ,
 	.open     = dsm_rdma_open,
 	.close    = dsm_rdma_close,
 	.send     = dsm_rdma_send,
 	.send_page = dsm_rdma_send_page,
 	.register_mem = dsm_rdma_register_mem,
+	.read_page = dsm_rdma_read_page,
 	.progress = dsm_rdma_progress,
 	.wake     = dsm_rdma_wake,
 	.shutdown = dsm_tp_shutdown_bye,

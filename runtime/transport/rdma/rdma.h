@@ -18,12 +18,15 @@
  *   - outgoing frames are copied into a per-peer ring of registered memory
  *     (no allocation, no wait on the network: a send from the fault path
  *     returns at once) and posted when credits allow, in ring order.
- * Page data is one-sided: send_page posts an RDMA WRITE of the page from
+ * Page data is one-sided.  send_page posts an RDMA WRITE of the page from
  * our registered heap view into the same offset of the peer's, then a
  * SEND of the header on the same QP.  RC queue pairs execute a QP's work
  * requests in order, and a receive completion is reported only once the
  * data of every earlier WRITE on that QP has been placed, so the peer
- * sees the page in place when the header arrives.
+ * sees the page in place when the header arrives.  read_page posts an
+ * RDMA READ of the peer's copy into ours; its completion (on the send
+ * queue's CQ) makes the service thread deliver the caller's header, as if
+ * the peer had answered.
  */
 #ifndef DSM_TRANSPORT_RDMA_H
 #define DSM_TRANSPORT_RDMA_H
@@ -52,6 +55,8 @@
 #define RX_DEPTH_MAX 16
 #define RX_DEPTH_MIN 8
 #define RX_BYTES_PER_PEER (4u << 20)
+/* RDMA READs in flight per peer (read_page); more answer -EAGAIN. */
+#define READ_SLOTS 16
 
 /* What each node tells the others through the bootstrap's all-gather. */
 struct rdma_endpoint {
@@ -80,6 +85,13 @@ struct rdma_ent {
 	uint64_t reserved;
 };
 
+/* A read_page in flight: what to deliver when its READ completes. */
+struct rdma_read {
+	struct dsm_wire_hdr hdr;
+	char *page;
+	uint32_t state;			/* READ_* (rdma.c); atomic */
+};
+
 struct rdma_conn {
 	int peer;
 	struct rdma_cm_id *id;		/* NULL for this node itself */
@@ -97,6 +109,7 @@ struct rdma_conn {
 	int credits;			/* receive buffers the peer has for us */
 	uint32_t to_return;		/* buffers we reposted, not yet told */
 	bool closed;			/* lost or shut: sends fail */
+	struct rdma_read reads[READ_SLOTS];	/* slots taken and freed under lock */
 	/* Frames that found the ring full, in order, before any later one. */
 	struct rdma_overflow *ovf_head, *ovf_tail;
 	/* Receiving: service thread only. */
@@ -124,6 +137,7 @@ struct dsm_rdma {
 	struct ibv_cq *scq, *rcq;	/* send and receive completions */
 	int cq_size;
 	unsigned int unacked_scq, unacked_rcq;	/* channel events not yet acked */
+	bool reads_done;		/* a READ completed: the service thread delivers it */
 	int epfd, wakefd;
 	/* one allocation for every ring and receive buffer, registered once */
 	char *bufs;
