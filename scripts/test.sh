@@ -22,7 +22,9 @@ for log in $(find "$build/tests" -name '*.log' ! -name test-suite.log); do
 	own=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
 	if [ "$res" = SKIP ]; then
 		skipped=$((skipped + 1))
-		echo "skipped: ${log#$build/}: $(grep -v '^$' "$log" | tail -1)"
+		# the test's own "SKIP: why" line, else its last line
+		why=$(grep -m1 '^SKIP: ' "$log" || grep -v '^$' "$log" | tail -1)
+		echo "skipped: ${log#$build/}: $why"
 	elif [ -n "$line" ]; then
 		checks=$(echo "$line" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
 		fails=$(echo "$line" | sed -E 's/.*Failures: ([0-9]+).*/\1/')
