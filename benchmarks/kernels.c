@@ -117,8 +117,8 @@ static void region_end(struct k_run *k, const char *kernel)
 	dsm_barrier();
 	secs = bench_now() - k->t0;
 	dsm_get_stats(&st);
-	mine[KS_MSGS] = st.msgs_sent - k->st0.msgs_sent;
-	mine[KS_BYTES] = st.bytes_sent - k->st0.bytes_sent;
+	mine[KS_MSGS] = st.msgs_recv - k->st0.msgs_recv;
+	mine[KS_BYTES] = st.bytes_recv - k->st0.bytes_recv;
 	mine[KS_READ_FAULTS] = st.read_faults - k->st0.read_faults;
 	mine[KS_WRITE_FAULTS] = st.write_faults - k->st0.write_faults;
 	mine[KS_FETCHED] = st.pages_fetched - k->st0.pages_fetched;

@@ -184,7 +184,7 @@ if ! skipped kernels; then
 				"$med_invalidations"
 		done
 		echo
-		echo "Counters are sums over the nodes for the timed region (messages and bytes as sent)."
+		echo "Counters are sums over the nodes for the timed region (messages and bytes as received)."
 		echo "× seq: ratio to sequential consistency in the same table.${notes}"
 	done
 fi

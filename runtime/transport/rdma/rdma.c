@@ -372,8 +372,10 @@ static int dsm_rdma_send_page(struct dsm_tp *tp, int node, struct dsm_wire_hdr *
  * peer's memory is current without the peer's help (the protocol says
  * where: weak consistency's fetch from the home); the peer's later writes
  * and diffs are not ordered with it, exactly as the home's own writes are
- * not ordered with a fetch it answers.  Counted at the reader only: one
- * message sent (the request), one received with the page's bytes.
+ * not ordered with a fetch it answers.  Counted at the reader only, as the
+ * request and the page frame it replaces are counted there over TCP: one
+ * message of a header's bytes sent, one of two headers and the page
+ * received; the peer counts nothing (job-wide traffic is what arrived).
  */
 static int dsm_rdma_read_page(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr, void *page,
 			      size_t len)
@@ -416,8 +418,10 @@ static int dsm_rdma_read_page(struct dsm_tp *tp, int node, struct dsm_wire_hdr *
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (ret == 0)
+	if (ret == 0) {
 		dsm_count(tp->counters.msgs_sent, 1);
+		dsm_count(tp->counters.bytes_sent, sizeof(*hdr));
+	}
 	return ret;
 }
 
@@ -445,7 +449,7 @@ static int deliver_reads(struct dsm_rdma *r)
 			rd->state = READ_FREE;
 			pthread_mutex_unlock(&c->lock);
 			dsm_count(r->tp.counters.msgs_recv, 1);
-			dsm_count(r->tp.counters.bytes_recv, h.len);
+			dsm_count(r->tp.counters.bytes_recv, 2 * sizeof(h) + h.len);
 			r->tp.params.deliver(r->tp.params.ctx, i, &h, page);
 			delivered++;
 		}
