@@ -140,6 +140,16 @@ struct dsm_tp {
 	bool bye_sent;			/* dsm_tp_shutdown_bye ran */
 };
 
+/* The common part of a transport's open: ops, params, this node, the count. */
+static inline void dsm_tp_init(struct dsm_tp *tp, const struct dsm_tp_ops *ops,
+			       const struct dsm_tp_params *params)
+{
+	tp->ops = ops;
+	tp->params = *params;
+	tp->self = params->cfg->node_id;
+	tp->nnodes = params->cfg->num_nodes;
+}
+
 /*
  * The shutdown op as every transport does it: BYE (through ops->send) to
  * every peer, then wait until every peer's BYE has arrived (bye_recv).

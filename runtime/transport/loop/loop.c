@@ -273,10 +273,7 @@ static int dsm_loop_open(const struct dsm_tp_params *params, struct dsm_tp **tp_
 
 	if (!l)
 		return -ENOMEM;
-	l->tp.ops = &dsm_loop_ops;
-	l->tp.params = *params;
-	l->tp.self = self;
-	l->tp.nnodes = cfg->num_nodes;
+	dsm_tp_init(&l->tp, &dsm_loop_ops, params);
 	pthread_mutex_init(&l->in.lock, NULL);
 	l->in.cap = l->spare_cap = QUEUE_INITIAL;
 	l->in.buf = malloc(QUEUE_INITIAL);

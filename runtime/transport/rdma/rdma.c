@@ -878,10 +878,7 @@ static int dsm_rdma_open(const struct dsm_tp_params *params, struct dsm_tp **tp_
 
 	if (!r)
 		return -ENOMEM;
-	r->tp.ops = &dsm_rdma_ops;
-	r->tp.params = *params;
-	r->tp.self = params->cfg->node_id;
-	r->tp.nnodes = params->cfg->num_nodes;
+	dsm_tp_init(&r->tp, &dsm_rdma_ops, params);
 	r->epfd = r->wakefd = -1;
 	pthread_mutex_init(&r->poll_lock, NULL);
 	pthread_mutex_init(&r->send_poll_lock, NULL);

@@ -481,10 +481,7 @@ static int dsm_tcp_open(const struct dsm_tp_params *params, struct dsm_tp **tp_p
 
 	if (!t)
 		return -ENOMEM;
-	t->tp.ops = &dsm_tcp_ops;
-	t->tp.params = *params;
-	t->tp.self = params->cfg->node_id;
-	t->tp.nnodes = params->cfg->num_nodes;
+	dsm_tp_init(&t->tp, &dsm_tcp_ops, params);
 	t->epfd = t->wakefd = -1;
 	for (int i = 0; i < DSM_MAX_NODES; i++) {
 		t->conns[i].fd = -1;
