@@ -66,6 +66,23 @@ else
 fi
 rm -f "$out"
 
+# A device or port that is not there: one line naming the variable on
+# every node, a non-zero exit, no wait for the connect timeout.
+for bad in DSM_RDMA_DEVICE=nosuch0 DSM_RDMA_PORT=9; do
+	out=$(mktemp)
+	rc=0
+	start=$(date +%s)
+	env "$bad" timeout 60 "$dsmrun" -n 2 "$bindir/t_counter" 1 1 >"$out" 2>&1 || rc=$?
+	secs=$(( $(date +%s) - start ))
+	if [ "$rc" != 0 ] && [ "$rc" != 124 ] && [ "$secs" -lt 30 ] &&
+		[ "$(grep -c "error: ${bad%%=*}='${bad#*=}'" "$out")" -ge 1 ]; then
+		passed=$((passed + 1)); echo "PASS: $bad refused in $secs s: $(grep -m1 "error: ${bad%%=*}" "$out")"
+	else
+		failed=$((failed + 1)); echo "FAIL: $bad: exit $rc after $secs s"; sed 's/^/  | /' "$out"
+	fi
+	rm -f "$out"
+done
+
 # Strangers at node 0's rdma_cm listener while a job runs (nodes started
 # as srun starts them): a forged request (libdsm's format, a MAC made
 # without the secret), one with no data, one with junk.  Each must be

@@ -158,17 +158,31 @@ static int pick_addr(struct dsm_rdma *r, struct sockaddr_storage *out)
 		return 0;
 	/* Say what was there, so that the user knows what to fix. */
 	devs = ibv_get_device_list(&nd);
-	if (devs)
-		ibv_free_device_list(devs);
-	if (cfg->rdma_device[0])
-		dsm_err("DSM_TRANSPORT=rdma: no active port%s on device '%s' with an IP address that "
-			"rdma_cm can use (DSM_RDMA_DEVICE; %d device%s here: see ibv_devinfo)",
-			cfg->rdma_port ? " of those DSM_RDMA_PORT names" : "", cfg->rdma_device, nd,
-			nd > 1 ? "s" : "");
-	else
-		dsm_err("DSM_TRANSPORT=rdma: none of the %d RDMA device%s here has an active port%s "
-			"with an IP address that rdma_cm can use (see ibv_devinfo and ip addr)", nd,
-			nd > 1 ? "s" : "", cfg->rdma_port ? " numbered DSM_RDMA_PORT" : "");
+	{
+		char names[256] = "";
+		bool named = false;
+
+		for (int i = 0; devs && i < nd; i++) {
+			const char *dn = ibv_get_device_name(devs[i]);
+
+			named |= !strcmp(dn, cfg->rdma_device);
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+				 i ? ", " : "", dn);
+		}
+		if (devs)
+			ibv_free_device_list(devs);
+		if (cfg->rdma_device[0] && !named)
+			dsm_err("DSM_RDMA_DEVICE='%s': no such RDMA device here (there %s %s)",
+				cfg->rdma_device, nd > 1 ? "are" : "is", names);
+		else if (cfg->rdma_port)
+			dsm_err("DSM_RDMA_PORT='%u': no such port is active with an IP address that "
+				"rdma_cm can use on %s (see ibv_devinfo and ip addr)", cfg->rdma_port,
+				cfg->rdma_device[0] ? cfg->rdma_device : names);
+		else
+			dsm_err("DSM_TRANSPORT=rdma: no active port with an IP address that rdma_cm can "
+				"use on %s (see ibv_devinfo and ip addr)",
+				cfg->rdma_device[0] ? cfg->rdma_device : names);
+	}
 	return -DSM_ECONFIG;
 }
 
@@ -237,12 +251,27 @@ static void conn_param(const struct dsm_rdma *r, struct rdma_conn_param *p, cons
 	p->rnr_retry_count = 7;	/* credits make RNR impossible; never fail on one */
 }
 
-/* Wait for the next cm event until the bootstrap's deadline. */
+/*
+ * Wait for the next cm event until the bootstrap's deadline.  The
+ * bootstrap's connections are watched too (for their closing only: a
+ * node may already send its next all-gather part): a node that failed
+ * its own setup, or died, ends ours at once instead of at the deadline.
+ */
 static int next_event(struct dsm_rdma *r, struct rdma_cm_event **ev)
 {
+	struct pollfd p[DSM_MAX_NODES + 1];
+	int who[DSM_MAX_NODES + 1], np;
+
+	p[0] = (struct pollfd){ .fd = r->cm_ch->fd, .events = POLLIN };
+	np = 1;
+	for (int i = 0; i < r->tp.nnodes; i++) {
+		if (r->boot.fd[i] < 0 || i == r->tp.self)
+			continue;
+		p[np] = (struct pollfd){ .fd = r->boot.fd[i], .events = POLLRDHUP };
+		who[np++] = i;
+	}
 	for (;;) {
 		uint64_t now = dsm_now_ns();
-		struct pollfd p = { .fd = r->cm_ch->fd, .events = POLLIN };
 		int ms;
 
 		if (rdma_get_cm_event(r->cm_ch, ev) == 0)
@@ -252,7 +281,15 @@ static int next_event(struct dsm_rdma *r, struct rdma_cm_event **ev)
 		if (now >= r->boot.deadline_ns)
 			return -DSM_ETIMEDOUT;
 		ms = (int)((r->boot.deadline_ns - now) / 1000000) + 1;
-		poll(&p, 1, ms > 100 ? 100 : ms);
+		if (poll(p, (nfds_t)np, ms > 100 ? 100 : ms) <= 0)
+			continue;
+		for (int k = 1; k < np; k++) {
+			if (p[k].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+				dsm_err("rdma: node %d ended while the connections were being set up "
+					"(its own error line says why)", who[k]);
+				return -DSM_EPEERLOST;
+			}
+		}
 	}
 }
 
@@ -451,6 +488,8 @@ static int connect_mesh(struct dsm_rdma *r)
 		struct rdma_cm_event *ev;
 
 		ret = next_event(r, &ev);
+		if (ret == -DSM_EPEERLOST)
+			break;
 		if (ret == -DSM_ETIMEDOUT) {
 			char list[256] = "";
 
