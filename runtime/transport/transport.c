@@ -62,13 +62,15 @@ int dsm_tp_shutdown_bye(struct dsm_tp *tp, int timeout_ms)
 {
 	uint64_t end = dsm_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 
+	/* Set first: a peer may have our BYE, and close, before we are
+	 * through the loop (rdma judges a disconnection by it). */
+	__atomic_store_n(&tp->bye_sent, true, __ATOMIC_RELEASE);
 	for (int i = 0; i < tp->nnodes; i++) {
 		struct dsm_wire_hdr h = { .type = DSM_WT_BYE };
 
 		if (i != tp->self)
 			tp->ops->send(tp, i, &h, NULL, 0);
 	}
-	tp->bye_sent = true;
 	for (int i = 0; i < tp->nnodes; i++) {
 		while (i != tp->self && !__atomic_load_n(&tp->bye_recv[i], __ATOMIC_ACQUIRE)) {
 			if (dsm_now_ns() > end) {

@@ -137,7 +137,7 @@ struct dsm_tp {
 	size_t mem_len;
 	/* set (atomically) by the service thread when node i's BYE arrived */
 	bool bye_recv[DSM_MAX_NODES];
-	bool bye_sent;			/* dsm_tp_shutdown_bye ran */
+	bool bye_sent;			/* dsm_tp_shutdown_bye started (atomic) */
 };
 
 /* The common part of a transport's open: ops, params, this node, the count. */

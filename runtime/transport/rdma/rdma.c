@@ -531,14 +531,36 @@ static void lost(struct dsm_rdma *r, struct rdma_conn *c, const char *why)
 		r->tp.params.peer_lost(r->tp.params.ctx, c->peer, why);
 }
 
-/* A failed completion: a flush after the connection closed is expected. */
+/*
+ * The peer closed the connection (a DISCONNECTED event, or our work
+ * requests flushed).  Orderly if its BYE came first.  Orderly too once we
+ * are shutting down ourselves: a peer closes in order only after it has
+ * every node's BYE, ours included, and its own BYE may still be behind the
+ * disconnection (Soft-RoCE can report the two in either order); a peer
+ * that dies at that moment has finished its part of the job anyway.
+ * Otherwise the peer is lost.
+ */
+static void disconnected(struct dsm_rdma *r, struct rdma_conn *c, const char *why)
+{
+	if (__atomic_load_n(&r->tp.bye_sent, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&r->tp.bye_recv[c->peer], __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&c->lock);
+		c->closed = true;
+		pthread_mutex_unlock(&c->lock);
+		__atomic_store_n(&r->tp.bye_recv[c->peer], true, __ATOMIC_RELEASE);
+		return;
+	}
+	lost(r, c, why);
+}
+
+/* A failed completion: a flush means the connection closed. */
 static void failed(struct dsm_rdma *r, struct rdma_conn *c, const struct ibv_wc *wc)
 {
 	char why[160];
 
-	if (wc->status == IBV_WC_WR_FLUSH_ERR && (c->closed ||
-	    __atomic_load_n(&r->tp.bye_recv[c->peer], __ATOMIC_ACQUIRE))) {
-		c->closed = true;
+	if (wc->status == IBV_WC_WR_FLUSH_ERR) {
+		if (!c->closed)
+			disconnected(r, c, "disconnected by the peer (its process ended or was killed)");
 		return;
 	}
 	snprintf(why, sizeof(why), "the queue pair failed: %s", ibv_wc_status_str(wc->status));
@@ -691,7 +713,7 @@ static int poll_cm(struct dsm_rdma *r)
 			continue;
 		if (type == RDMA_CM_EVENT_DISCONNECTED) {
 			delivered += poll_recv(r);
-			lost(r, c, "disconnected by the peer (its process ended or was killed)");
+			disconnected(r, c, "disconnected by the peer (its process ended or was killed)");
 		} else if (type == RDMA_CM_EVENT_DEVICE_REMOVAL) {
 			lost(r, c, "the RDMA device was removed");
 		}

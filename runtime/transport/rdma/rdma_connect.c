@@ -248,7 +248,14 @@ static void conn_param(const struct dsm_rdma *r, struct rdma_conn_param *p, cons
 	p->responder_resources = depth;
 	p->initiator_depth = depth;
 	p->retry_count = 7;
-	p->rnr_retry_count = 7;	/* credits make RNR impossible; never fail on one */
+	/*
+	 * No retry after a receiver-not-ready NAK: with credits a SEND never
+	 * finds the peer without a posted buffer (it reposts before it gives
+	 * the credit back), so an RNR would be a flow-control bug, and one
+	 * that fails the queue pair at once (the conformance suite's bursts
+	 * would show it) is better than one that only slows down.
+	 */
+	p->rnr_retry_count = 0;
 }
 
 /*
