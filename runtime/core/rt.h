@@ -134,6 +134,10 @@ void dsm_rt_send(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, uint64
  */
 void dsm_rt_send_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,
 		      uint64_t arg1);
+/* As dsm_rt_send_page, for the npages pages from page on, in one message
+ * (npages * page size at most dsm_rt_max_payload()). */
+void dsm_rt_send_pages(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,
+		       size_t npages, uint64_t arg1);
 
 /*
  * Fetch page from node's memory one-sided where the transport can (an RDMA
@@ -141,11 +145,13 @@ void dsm_rt_send_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, s
  * thread deliver a message of the given type from node, as if node had
  * answered with dsm_rt_send_page: node's runtime takes no part and learns
  * nothing, so the protocol uses it only where node's copy is current
- * without its help.  Any thread, signal context included.  0; -ENOTSUP
+ * without its help.  npages pages from page on, in one read; the message
+ * has the given aux.  Any thread, signal context included.  0; -ENOTSUP
  * (a transport without reads) or -EAGAIN (too many in flight): ask node
  * with a message instead.
  */
-int dsm_rt_read_page(struct dsm_rt *rt, int node, uint8_t type, size_t page);
+int dsm_rt_read_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,
+		     size_t npages);
 
 /* A peer broke the protocol: one line naming it, then end the process. */
 void dsm_rt_protocol_error(struct dsm_rt *rt, int src, const char *what, uint64_t arg)

@@ -42,24 +42,31 @@ void dsm_rt_send(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, uint64
 	sent(dsm_tp_send(rt->tp, node, &h, payload, len));
 }
 
-void dsm_rt_send_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,
-		      uint64_t arg1)
+void dsm_rt_send_pages(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,
+		       size_t npages, uint64_t arg1)
 {
 	struct dsm_wire_hdr h = { .type = type, .aux = aux, .arg0 = page, .arg1 = arg1 };
 
 	sent(dsm_tp_send_page(rt->tp, node, &h, dsm_heap_rt_page(&rt->heap, page),
-			      rt->heap.page_size));
+			      npages * rt->heap.page_size));
 }
 
-int dsm_rt_read_page(struct dsm_rt *rt, int node, uint8_t type, size_t page)
+void dsm_rt_send_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,
+		      uint64_t arg1)
 {
-	struct dsm_wire_hdr h = { .type = type, .arg0 = page };
+	dsm_rt_send_pages(rt, node, type, aux, page, 1, arg1);
+}
+
+int dsm_rt_read_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,
+		     size_t npages)
+{
+	struct dsm_wire_hdr h = { .type = type, .aux = aux, .arg0 = page };
 	int ret;
 
 	if (!(rt->tp->ops->caps & DSM_TP_CAP_READ))
 		return -ENOTSUP;
 	ret = rt->tp->ops->read_page(rt->tp, node, &h, dsm_heap_rt_page(&rt->heap, page),
-				     rt->heap.page_size);
+				     npages * rt->heap.page_size);
 	if (ret == -EAGAIN || ret == -EINVAL)
 		return -EAGAIN;
 	sent(ret);

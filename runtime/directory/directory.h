@@ -96,6 +96,12 @@ static inline void dsm_dir_lock(struct dsm_dir *dir, size_t page)
 	pthread_mutex_lock(dsm_dir_lock_of(dir, page));
 }
 
+/* 0 when taken, else nonzero (held, by another thread or by this one). */
+static inline int dsm_dir_trylock(struct dsm_dir *dir, size_t page)
+{
+	return pthread_mutex_trylock(dsm_dir_lock_of(dir, page));
+}
+
 static inline void dsm_dir_unlock(struct dsm_dir *dir, size_t page)
 {
 	pthread_mutex_unlock(dsm_dir_lock_of(dir, page));

@@ -398,6 +398,23 @@ START_TEST(test_pages_in_place)
 	/* Pages not sent stay untouched. */
 	memset(expect, 0, PAGE);
 	ck_assert_mem_eq(nodes[1].region + PAGE, expect, PAGE);
+	/* A run of pages in one message (a fetch of several pages). */
+	{
+		struct dsm_wire_hdr h = { .type = DSM_WT_RUNTIME + 3, .aux = 3, .arg0 = 50 };
+
+		for (int k = 0; k < 3; k++)
+			fill((unsigned char *)nodes[0].region + (size_t)(50 + k) * PAGE, PAGE,
+			     (unsigned int)k + 77);
+		ck_assert_int_eq(dsm_tp_send_page(nodes[0].tp, 1, &h, nodes[0].region + 50 * PAGE,
+						  3 * PAGE), 0);
+		wait_log(&nodes[1], 33);
+		ck_assert_uint_eq(nodes[1].log[32].len, 3 * PAGE);
+		ck_assert_ptr_eq(nodes[1].log[32].payload, nodes[1].region + 50 * PAGE);
+		for (int k = 0; k < 3; k++) {
+			fill(expect, PAGE, (unsigned int)k + 77);
+			ck_assert_mem_eq(nodes[1].region + (size_t)(50 + k) * PAGE, expect, PAGE);
+		}
+	}
 	job_close();
 }
 END_TEST
@@ -435,6 +452,24 @@ START_TEST(test_read_page)
 		ck_assert_ptr_eq(r->payload, where);
 		fill(expect, PAGE, (unsigned int)p + 40);
 		ck_assert_mem_eq(where, expect, PAGE);
+	}
+	/* A run of pages in one read. */
+	{
+		struct dsm_wire_hdr h = { .type = DSM_WT_RUNTIME + 6, .aux = 99, .arg0 = 60 };
+
+		for (int k = 0; k < 4; k++)
+			fill((unsigned char *)nodes[0].region + (size_t)(60 + k) * PAGE, PAGE,
+			     (unsigned int)k + 90);
+		ck_assert_int_eq(nodes[1].tp->ops->read_page(nodes[1].tp, 0, &h,
+							     nodes[1].region + 60 * PAGE,
+							     4 * PAGE), 0);
+		wait_log(&nodes[1], N + 1);
+		ck_assert_uint_eq(nodes[1].log[N].len, 4 * PAGE);
+		ck_assert_uint_eq(nodes[1].log[N].aux, 99);
+		for (int k = 0; k < 4; k++) {
+			fill(expect, PAGE, (unsigned int)k + 90);
+			ck_assert_mem_eq(nodes[1].region + (size_t)(60 + k) * PAGE, expect, PAGE);
+		}
 	}
 	/* One-sided: node 0's side delivered nothing. */
 	usleep(100000);

@@ -319,20 +319,92 @@ int dsm_rx_home_of(struct dsm_rt *rt, size_t page)
 }
 
 /*
- * Ask page's home for a copy.  Under weak consistency the home keeps no
- * record of copies (every synchronization point drops them all) and its
- * memory holds every diff acknowledged before the synchronization that
- * this fetch follows, so the copy is read one-sided where the transport
- * can (an RDMA READ; the home's CPU takes no part), and the reply is the
- * same READ_REPLY.  Under release the home must see the fetch (it starts
- * watching the page for write notices, RX_SHARED), so it is asked.  Page
- * lock held; any thread, signal context included.
+ * Ask page's home for a copy of the npages pages from page on (a run,
+ * plan_run_locked).  Under weak consistency the home keeps no record of
+ * copies (every synchronization point drops them all), so the copies are
+ * read one-sided where the transport can (one RDMA READ; the home's CPU
+ * takes no part), and the reply is the same READ_REPLY.  That is safe only
+ * while the home's memory holds every write the fetch must see: other
+ * nodes' writes are there (their diffs were acknowledged before the
+ * release that this node synchronized with), and so are this node's once
+ * no diff of ours is unacknowledged.  A diff sent when a dirty copy was
+ * dropped (invalidate_locked) is not waited for: it relies on reaching the
+ * home ahead of the refetch on the same channel, which a READ would
+ * overtake (t_counter lost a write that way, one run in ~20 under weak
+ * over rdma), so with any diff in flight the home is asked.  Under release
+ * the home must see every fetch (it starts watching the pages for write
+ * notices, RX_SHARED), so it is asked.  Page lock held; any thread, signal
+ * context included.
  */
-static void fetch_locked(struct dsm_rt *rt, int home, size_t page)
+static void fetch_locked(struct dsm_rt *rt, int home, size_t page, size_t npages)
 {
-	if (rx_of(rt)->weak && dsm_rt_read_page(rt, home, DSM_MSG_READ_REPLY, page) == 0)
+	struct relaxed *rx = rx_of(rt);
+
+	if (rx->weak && !__atomic_load_n(&rx->acks_pending, __ATOMIC_ACQUIRE) &&
+	    dsm_rt_read_page(rt, home, DSM_MSG_READ_REPLY, (uint32_t)npages, page, npages) == 0)
 		return;
-	dsm_rt_send(rt, home, DSM_MSG_READ_REQ, 0, page, 0, NULL, 0);
+	dsm_rt_send(rt, home, DSM_MSG_READ_REQ, (uint32_t)npages, page, 0, NULL, 0);
+}
+
+/* The longest run one fetch asks for: RUN_MAX pages, and one message. */
+#define RUN_MAX 8
+static size_t run_max(const struct relaxed *rx)
+{
+	size_t n = rx->max_batch / rx->ps;
+
+	return n < RUN_MAX ? (n ? n : 1) : RUN_MAX;
+}
+
+/*
+ * A node that reads its way through a home's pages fetches them in runs.
+ * The evidence is the pages just before this one: k of them in a row
+ * cached here with the same home.  Then the next pages that are not here
+ * either, have that home and are wanted by nobody yet join this fetch, up
+ * to k pages in all (at most run_max()): a sweep's runs grow with it (1,
+ * 1, 2, 4, 8, 8, ...) and a short one (a neighbour's boundary row) fetches
+ * next to nothing it will not read.  The joining pages are marked wanted,
+ * so no other thread asks for them again, and are delivered by the same
+ * reply.  Their locks are only tried (page's lock is held), so a busy page
+ * ends the run.  Returns how many pages, page included.  Page lock held;
+ * fault path.
+ */
+static bool cached_with_home(struct dsm_rt *rt, size_t q, int home)
+{
+	const struct dsm_page_local *pq = &rt->dir.local[q];
+	int h = rx_of(rt)->first_touch ? __atomic_load_n(&pq->home1, __ATOMIC_RELAXED) - 1 :
+		dsm_dir_home(&rt->dir, q);
+
+	/* read without q's lock: only a hint */
+	return h == home && __atomic_load_n(&pq->prot, __ATOMIC_RELAXED) != DSM_PROT_NONE;
+}
+
+static size_t plan_run_locked(struct dsm_rt *rt, int home, size_t page)
+{
+	struct relaxed *rx = rx_of(rt);
+	size_t n = 1, max = 0, cap = run_max(rx);
+
+	while (max < cap && max < page && cached_with_home(rt, page - 1 - max, home))
+		max++;
+	while (n < max && page + n < rt->dir.npages) {
+		size_t q = page + n;
+		struct dsm_page_local *pq = &rt->dir.local[q];
+		bool join;
+
+		if (dsm_dir_trylock(&rt->dir, q))
+			break;
+		join = pq->prot == DSM_PROT_NONE && !pq->want &&
+		       !(pq->flags & (RX_TWIN | RX_DIRTY | RX_REFETCH)) &&
+		       known_home_locked(rt, q) == home;
+		if (join) {
+			pq->want = DSM_PROT_READ;
+			cache_add_locked(rx, q);
+		}
+		dsm_dir_unlock(&rt->dir, q);
+		if (!join)
+			break;
+		n++;
+	}
+	return n;
 }
 
 /*
@@ -377,7 +449,7 @@ int dsm_rx_fault(struct dsm_rt *rt, size_t page, enum dsm_access access)
 		if (!pl->want) {
 			pl->want = DSM_PROT_READ;
 			cache_add_locked(rx, page);
-			fetch_locked(rt, home, page);
+			fetch_locked(rt, home, page, plan_run_locked(rt, home, page));
 		}
 		if (pl->seq == seq) {
 			dsm_dir_unlock(&rt->dir, page);
@@ -536,6 +608,17 @@ static size_t check_page(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *
 	return h->arg0;
 }
 
+/* The run of pages a fetch or its reply covers (aux; 0 means 1).  After
+ * check_page. */
+static size_t check_run(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
+{
+	size_t n = h->aux ? h->aux : 1;
+
+	if (n > run_max(rx_of(rt)) || h->arg0 + n > rt->dir.npages)
+		dsm_rt_protocol_error(rt, src, "a run of pages too long or beyond the heap", h->aux);
+	return n;
+}
+
 /* The home a manager gave page, or -1 (never touched).  Manager. */
 static int given_home(struct dsm_rt *rt, size_t page)
 {
@@ -608,63 +691,71 @@ void dsm_rx_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 	struct relaxed *rx = rx_of(rt);
 	struct dsm_page_local *pl;
 	bool written;
-	size_t page;
+	size_t page, n;
 	int home;
 
 	switch (h->type) {
 	case DSM_MSG_READ_REQ:
 		page = check_page(rt, src, h);
-		dsm_dir_lock(&rt->dir, page);
-		check_home_locked(rt, src, page);
-		pl = &rt->dir.local[page];
-		/* From now on this node's writes to the page need notices
-		 * (release consistency): catch the next one.  Writes before
-		 * the protection are in the copy we send. */
-		if (!rx->weak && !(pl->flags & RX_SHARED)) {
-			pl->flags |= RX_SHARED;
-			if (pl->prot == DSM_PROT_RW && !(pl->flags & RX_DIRTY))
-				set_prot_locked(rt, page, DSM_PROT_READ);
+		n = check_run(rt, src, h);
+		written = false;
+		for (size_t q = page; q < page + n; q++) {
+			dsm_dir_lock(&rt->dir, q);
+			check_home_locked(rt, src, q);
+			pl = &rt->dir.local[q];
+			/* From now on this node's writes to the page need
+			 * notices (release consistency): catch the next one.
+			 * Writes before the protection are in the copy we send. */
+			if (!rx->weak && !(pl->flags & RX_SHARED)) {
+				pl->flags |= RX_SHARED;
+				if (pl->prot == DSM_PROT_RW && !(pl->flags & RX_DIRTY))
+					set_prot_locked(rt, q, DSM_PROT_READ);
+			}
+			written |= pl->flags & RX_WRITTEN;
+			dsm_dir_unlock(&rt->dir, q);
 		}
-		/* A page nobody ever wrote is zero everywhere: no data. */
-		written = pl->flags & RX_WRITTEN;
-		if (written)
-			dsm_count(rt->counters.pages_sent, 1);
-		if (written)
-			dsm_rt_send_page(rt, src, DSM_MSG_READ_REPLY, 0, page, 0);
-		else
-			dsm_rt_send(rt, src, DSM_MSG_READ_REPLY, 0, page, 0, NULL, 0);
-		dsm_dir_unlock(&rt->dir, page);
+		/* Pages nobody ever wrote are zero everywhere: no data.  Else
+		 * the whole run, placed straight into the asker's view. */
+		if (written) {
+			dsm_count(rt->counters.pages_sent, n);
+			dsm_rt_send_pages(rt, src, DSM_MSG_READ_REPLY, (uint32_t)n, page, n, 0);
+		} else {
+			dsm_rt_send(rt, src, DSM_MSG_READ_REPLY, (uint32_t)n, page, 0, NULL, 0);
+		}
 		return;
 
 	case DSM_MSG_READ_REPLY:
 		page = check_page(rt, src, h);
-		if (h->len != rt->heap.page_size && h->len != 0)
+		n = check_run(rt, src, h);
+		if (h->len != n * rt->heap.page_size && h->len != 0)
 			dsm_rt_protocol_error(rt, src, "a page message of the wrong length", h->len);
-		dsm_dir_lock(&rt->dir, page);
-		pl = &rt->dir.local[page];
-		if (known_home_locked(rt, page) != src)
-			dsm_rt_protocol_error(rt, src, "a page from a node that is not its home", page);
-		if (!pl->want || pl->prot != DSM_PROT_NONE)
-			dsm_rt_protocol_error(rt, src, "a page this node did not ask for", page);
-		if (pl->flags & RX_REFETCH) {
-			pl->flags &= ~RX_REFETCH;
-			fetch_locked(rt, src, page);
-			dsm_dir_unlock(&rt->dir, page);
-			return;
-		}
-		/* This node's view of the page is closed while the
-		 * transport filled it in place (dsm_rt_send_page).  An empty
-		 * reply: never written, and so still zero here. */
+		/* This node's view of the pages was closed while the
+		 * transport filled them in place (dsm_rt_send_pages).  An
+		 * empty reply: never written, and so still zero here. */
 		if (h->len) {
 			if (payload != dsm_heap_rt_page(&rt->heap, page))
 				dsm_rt_protocol_error(rt, src, "a page that was not sent as a page", page);
-			dsm_count(rt->counters.pages_fetched, 1);
+			dsm_count(rt->counters.pages_fetched, n);
 		}
-		set_prot_locked(rt, page, DSM_PROT_READ);
-		pl->want = 0;
-		__atomic_store_n(&pl->seq, pl->seq + 1, __ATOMIC_RELEASE);
-		dsm_futex_wake_all(&pl->seq);
-		dsm_dir_unlock(&rt->dir, page);
+		for (size_t q = page; q < page + n; q++) {
+			dsm_dir_lock(&rt->dir, q);
+			pl = &rt->dir.local[q];
+			if (known_home_locked(rt, q) != src)
+				dsm_rt_protocol_error(rt, src, "a page from a node that is not its home", q);
+			if (!pl->want || pl->prot != DSM_PROT_NONE)
+				dsm_rt_protocol_error(rt, src, "a page this node did not ask for", q);
+			if (pl->flags & RX_REFETCH) {
+				pl->flags &= ~RX_REFETCH;
+				fetch_locked(rt, src, q, 1);
+				dsm_dir_unlock(&rt->dir, q);
+				continue;
+			}
+			set_prot_locked(rt, q, DSM_PROT_READ);
+			pl->want = 0;
+			__atomic_store_n(&pl->seq, pl->seq + 1, __ATOMIC_RELEASE);
+			dsm_futex_wake_all(&pl->seq);
+			dsm_dir_unlock(&rt->dir, q);
+		}
 		return;
 
 	case DSM_MSG_HOME_REQ:
