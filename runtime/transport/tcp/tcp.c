@@ -23,6 +23,7 @@
 #define WAKE_TAG UINT32_MAX
 #define OUTQ_INITIAL (256u << 10)
 #define CLOSE_FLUSH_MS 2000
+#define CLOSE_DRAIN_MS 1000
 
 static void arm_output(struct dsm_tcp *t, struct dsm_tcp_conn *c, bool on)
 {
@@ -450,6 +451,43 @@ static void dsm_tcp_flush(struct dsm_tp *tp, int timeout_ms)
 	}
 }
 
+/*
+ * A graceful end of every connection: say we are done writing, then read
+ * and drop whatever the peer still sends until its own end of stream, for
+ * a bounded time.  Closing a socket whose input was not all read makes the
+ * kernel send a reset, and a reset can destroy the peer's unread input,
+ * our BYE among it (a job failed so: "lost node 0: Connection reset by
+ * peer" after node 0 had finished).
+ */
+static void drain_input(struct dsm_tcp *t, int timeout_ms)
+{
+	uint64_t end = dsm_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	struct pollfd p[DSM_MAX_NODES];
+	int n = 0;
+
+	for (int i = 0; i < t->tp.nnodes; i++) {
+		if (i == t->tp.self || t->conns[i].fd < 0)
+			continue;
+		shutdown(t->conns[i].fd, SHUT_WR);
+		p[n++] = (struct pollfd){ .fd = t->conns[i].fd, .events = POLLIN };
+	}
+	while (n > 0 && dsm_now_ns() < end) {
+		if (poll(p, (nfds_t)n, 10) <= 0)
+			continue;
+		for (int k = 0; k < n; k++) {
+			char scratch[4096];
+			ssize_t got;
+
+			if (!p[k].revents)
+				continue;
+			got = recv(p[k].fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+			if (got > 0 || (got < 0 && (errno == EAGAIN || errno == EINTR)))
+				continue;
+			p[k--] = p[--n];	/* end of stream, or an error: done */
+		}
+	}
+}
+
 static void dsm_tcp_close(struct dsm_tp *tp)
 {
 	struct dsm_tcp *t = to_tcp(tp);
@@ -457,6 +495,7 @@ static void dsm_tcp_close(struct dsm_tp *tp)
 	/* Push out what is still queued (our BYE at least), in bounded time:
 	 * a peer that stopped reading must not hold up our exit. */
 	dsm_tcp_flush(tp, CLOSE_FLUSH_MS);
+	drain_input(t, CLOSE_DRAIN_MS);
 	for (int i = 0; i < tp->nnodes; i++) {
 		struct dsm_tcp_conn *c = &t->conns[i];
 
