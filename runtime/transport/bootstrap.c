@@ -15,6 +15,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -184,23 +185,22 @@ static int split_addr(const char *addr, char *host, size_t hostlen, char *port, 
 	return 0;
 }
 
-static void format_addr(const struct sockaddr *sa, char *out, size_t len)
+void dsm_boot_format_addr(const struct sockaddr *sa, bool scope, char *out, size_t len)
 {
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned int port = 0;
+	char host[INET6_ADDRSTRLEN] = "?", ifname[IF_NAMESIZE + 1] = "";
 
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const void *)sa;
 
 		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		port = ntohs(in->sin_port);
-		snprintf(out, len, "%s:%u", host, port);
+		snprintf(out, len, "%s:%u", host, ntohs(in->sin_port));
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 
 		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		port = ntohs(in6->sin6_port);
-		snprintf(out, len, "[%s]:%u", host, port);
+		if (scope && in6->sin6_scope_id && if_indextoname(in6->sin6_scope_id, ifname + 1))
+			ifname[0] = '%';
+		snprintf(out, len, "[%s%s]:%u", host, ifname, ntohs(in6->sin6_port));
 	} else {
 		snprintf(out, len, "?");
 	}
@@ -212,7 +212,7 @@ static void peer_name(int fd, char *out, size_t len)
 	socklen_t sl = sizeof(ss);
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-		format_addr((struct sockaddr *)&ss, out, len);
+		dsm_boot_format_addr((struct sockaddr *)&ss, false, out, len);
 	else
 		snprintf(out, len, "?");
 }
@@ -459,7 +459,7 @@ void dsm_boot_listener_addr(int lfd, char *out, size_t len)
 	socklen_t sl = sizeof(ss);
 
 	getsockname(lfd, (struct sockaddr *)&ss, &sl);
-	format_addr((struct sockaddr *)&ss, out, len);
+	dsm_boot_format_addr((struct sockaddr *)&ss, false, out, len);
 }
 
 /* The local address of a connected socket, without the port. */
@@ -470,7 +470,7 @@ static void local_host(int fd, char *out, size_t len)
 	char *colon;
 
 	getsockname(fd, (struct sockaddr *)&ss, &sl);
-	format_addr((struct sockaddr *)&ss, out, len);
+	dsm_boot_format_addr((struct sockaddr *)&ss, false, out, len);
 	colon = strrchr(out, ':');
 	if (colon)
 		*colon = '\0';

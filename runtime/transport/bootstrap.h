@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "dsm.h"
 #include "runtime/base/config.h"
@@ -80,6 +81,12 @@ int dsm_boot_listen(const char *host, const char *port, bool reuse);
 void dsm_boot_listener_addr(int lfd, char *out, size_t len);
 int dsm_boot_connect(const struct dsm_boot *b, const char *addr);
 int dsm_boot_accept(const struct dsm_boot *b, int lfd, int lo, int hi, int *fds);
+/*
+ * "host:port" or "[host]:port" of an IP socket address, for the address
+ * table and for messages; scope adds an IPv6 address's interface
+ * ("[fe80::1%eth0]:7000"), which means something on this machine only.
+ */
+void dsm_boot_format_addr(const struct sockaddr *sa, bool scope, char *out, size_t len);
 /* Keep-alive, a user timeout and no Nagle on a connected socket. */
 void dsm_boot_tune_socket(int fd);
 

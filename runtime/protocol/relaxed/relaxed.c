@@ -102,12 +102,13 @@ static void *reserve(size_t bytes)
 }
 
 /* The home of a page this node has a copy of or a request for (known
- * here), or -1 if this node never touched it.  Page lock held. */
+ * here), or -1 if this node never touched it.  Page lock held (or, for a
+ * hint only, not: the load is atomic). */
 static int known_home_locked(struct dsm_rt *rt, size_t page)
 {
 	if (!rx_of(rt)->first_touch)
 		return dsm_dir_home(&rt->dir, page);
-	return rt->dir.local[page].home1 - 1;
+	return __atomic_load_n(&rt->dir.local[page].home1, __ATOMIC_RELAXED) - 1;
 }
 
 static void set_prot_locked(struct dsm_rt *rt, size_t page, enum dsm_prot prot)
@@ -370,12 +371,9 @@ static size_t run_max(const struct relaxed *rx)
  */
 static bool cached_with_home(struct dsm_rt *rt, size_t q, int home)
 {
-	const struct dsm_page_local *pq = &rt->dir.local[q];
-	int h = rx_of(rt)->first_touch ? __atomic_load_n(&pq->home1, __ATOMIC_RELAXED) - 1 :
-		dsm_dir_home(&rt->dir, q);
-
 	/* read without q's lock: only a hint */
-	return h == home && __atomic_load_n(&pq->prot, __ATOMIC_RELAXED) != DSM_PROT_NONE;
+	return known_home_locked(rt, q) == home &&
+	       __atomic_load_n(&rt->dir.local[q].prot, __ATOMIC_RELAXED) != DSM_PROT_NONE;
 }
 
 static size_t plan_run_locked(struct dsm_rt *rt, int home, size_t page)

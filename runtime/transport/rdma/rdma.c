@@ -6,9 +6,10 @@
  * the completion channel and sleeps (rdma.h says how the pieces fit).
  *
  * What is one-sided: the page of send_page (an RDMA WRITE into the
- * peer's registered heap view, at the page's own offset).  What orders it
- * against the peer's use of that memory: the SEND of the page's header
- * that follows on the same QP; the peer's protocol looks at the page only
+ * peer's registered heap view, at the page's own offset), and read_page
+ * (an RDMA READ of the peer's copy, whose caller says when that is safe:
+ * relaxed.c, fetch_locked).  What orders a WRITE against the peer's use
+ * of that memory: the SEND of the page's header that follows on the same QP; the peer's protocol looks at the page only
  * once that header is delivered, exactly as with TCP, which receives the
  * page into place just before it delivers the header.  The page is read
  * by the adapter after send_page returns: the protocols send a page that
@@ -91,8 +92,13 @@ int dsm_rdma_setup_verbs(struct dsm_rdma *r)
 	/* Each QP: depth receives; at most depth SENDs (credits), as many
 	 * WRITEs before them and READ_SLOTS READs in flight. */
 	r->cq_size = peers * (2 * depth + READ_SLOTS + 8) + 16;
-	if (ibv_query_device(r->verbs, &da) == 0 && r->cq_size > da.max_cqe)
-		r->cq_size = da.max_cqe;
+	r->rd_depth = 1;
+	if (ibv_query_device(r->verbs, &da) == 0) {
+		if (r->cq_size > da.max_cqe)
+			r->cq_size = da.max_cqe;
+		if (da.max_qp_rd_atom > 0)
+			r->rd_depth = (uint8_t)(da.max_qp_rd_atom < 4 ? da.max_qp_rd_atom : 4);
+	}
 	r->scq = ibv_create_cq(r->verbs, r->cq_size, r, r->comp_ch, 0);
 	r->rcq = ibv_create_cq(r->verbs, r->cq_size, r, r->comp_ch, 0);
 	if (!r->buf_mr || !r->scq || !r->rcq) {

@@ -144,6 +144,8 @@ struct dsm_rdma {
 	size_t bufs_len;
 	struct ibv_mr *buf_mr;
 	struct ibv_mr *heap_mr;		/* register_mem */
+	uint8_t rd_depth;		/* RDMA READs in flight per QP, each way (the
+					 * device's limit, at most 4) */
 	size_t rx_size;			/* a frame: header + max_payload */
 	int rx_depth;
 	/*
@@ -177,8 +179,6 @@ int dsm_rdma_connect_all(struct dsm_rdma *r);
 int dsm_rdma_probe_device(struct dsm_rdma *r);
 /* After setup: a connection request from anyone is refused, with a warning. */
 void dsm_rdma_refuse(struct dsm_rdma *r, struct rdma_cm_event *ev);
-/* "addr%scope:port" of a socket address, for messages. */
-void dsm_rdma_format_addr(const struct sockaddr *sa, char *out, size_t len);
 
 /*
  * rdma.c: the verbs resources of the node (PD, CQ, buffers) once the

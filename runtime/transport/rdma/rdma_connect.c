@@ -62,27 +62,6 @@ struct conn_rep {
 
 _Static_assert(sizeof(struct conn_req) <= 56, "rdma_connect's private data is at most 56 bytes");
 
-void dsm_rdma_format_addr(const struct sockaddr *sa, char *out, size_t len)
-{
-	char host[INET6_ADDRSTRLEN] = "?", scope[IF_NAMESIZE + 1] = "";
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(out, len, "%s:%u", host, ntohs(in->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		if (in6->sin6_scope_id && if_indextoname(in6->sin6_scope_id, scope + 1))
-			scope[0] = '%';
-		snprintf(out, len, "[%s%s]:%u", host, scope, ntohs(in6->sin6_port));
-	} else {
-		snprintf(out, len, "(address family %d)", sa->sa_family);
-	}
-}
-
 static socklen_t addr_len(const struct sockaddr *sa)
 {
 	return sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
@@ -197,14 +176,15 @@ static int listen_local(struct dsm_rdma *r, struct sockaddr_storage *ep)
 	    rdma_bind_addr(r->listen_id, (struct sockaddr *)&ss) ||
 	    rdma_listen(r->listen_id, 64)) {
 		ret = -errno;
-		dsm_rdma_format_addr((struct sockaddr *)&ss, r->local_addr, sizeof(r->local_addr));
+		dsm_boot_format_addr((struct sockaddr *)&ss, true, r->local_addr,
+				     sizeof(r->local_addr));
 		dsm_err("DSM_TRANSPORT=rdma: cannot listen at %s on %s port %u: %s", r->local_addr,
 			r->devname, r->port, strerror(-ret));
 		return ret;
 	}
 	r->verbs = r->listen_id->verbs;
 	memcpy(ep, rdma_get_local_addr(r->listen_id), addr_len(rdma_get_local_addr(r->listen_id)));
-	dsm_rdma_format_addr((struct sockaddr *)ep, r->local_addr, sizeof(r->local_addr));
+	dsm_boot_format_addr((struct sockaddr *)ep, true, r->local_addr, sizeof(r->local_addr));
 	dsm_info("rdma: node %d listens at %s (device %s port %u)", r->tp.self, r->local_addr,
 		 r->devname, r->port);
 	return 0;
@@ -237,16 +217,11 @@ static void conn_mac(const struct dsm_rdma *r, char role, int from, int to,
 static void conn_param(const struct dsm_rdma *r, struct rdma_conn_param *p, const void *pd,
 		       size_t len)
 {
-	struct ibv_device_attr da;
-	uint8_t depth = 1;
-
-	if (ibv_query_device(r->verbs, &da) == 0 && da.max_qp_rd_atom > 0)
-		depth = (uint8_t)(da.max_qp_rd_atom < 4 ? da.max_qp_rd_atom : 4);
 	memset(p, 0, sizeof(*p));
 	p->private_data = pd;
 	p->private_data_len = (uint8_t)len;
-	p->responder_resources = depth;
-	p->initiator_depth = depth;
+	p->responder_resources = r->rd_depth;
+	p->initiator_depth = r->rd_depth;
 	p->retry_count = 7;
 	/*
 	 * No retry after a receiver-not-ready NAK: with credits a SEND never
@@ -329,7 +304,7 @@ static void reject(struct rdma_cm_id *id, const char *why)
 {
 	char from[160];
 
-	dsm_rdma_format_addr(rdma_get_peer_addr(id), from, sizeof(from));
+	dsm_boot_format_addr(rdma_get_peer_addr(id), true, from, sizeof(from));
 	dsm_warn("rdma: rejected a connection from %s: %s", from, why);
 	rdma_reject(id, NULL, 0);
 }
@@ -375,15 +350,15 @@ static int on_event(struct dsm_rdma *r, struct rdma_cm_event *ev, struct pending
 		    int *established)
 {
 	struct rdma_conn *c = ev->id->context;
-	struct rdma_cm_id *destroy = NULL;
+	struct rdma_cm_id *destroy;
 	char peer[160] = "";
 	bool fatal = false;
 	int ret = 0;
 
 	if (ev->event == RDMA_CM_EVENT_CONNECT_REQUEST) {
 		on_request(r, ev, &fatal);
-		if (ev->id->context == NULL || fatal)	/* rejected: it is ours to destroy */
-			destroy = fatal ? NULL : ev->id;
+		/* rejected (no connection took it): it is ours to destroy */
+		destroy = !fatal && !ev->id->context ? ev->id : NULL;
 		rdma_ack_cm_event(ev);
 		if (destroy)
 			rdma_destroy_id(destroy);
@@ -394,7 +369,8 @@ static int on_event(struct dsm_rdma *r, struct rdma_cm_event *ev, struct pending
 		return 0;
 	}
 	if (c->peer < r->tp.self && r->eps)
-		dsm_rdma_format_addr((struct sockaddr *)&r->eps[c->peer].addr, peer, sizeof(peer));
+		dsm_boot_format_addr((struct sockaddr *)&r->eps[c->peer].addr, true, peer,
+				     sizeof(peer));
 	switch (ev->event) {
 	case RDMA_CM_EVENT_ADDR_RESOLVED:
 		if (ev->id->verbs != r->verbs) {
