@@ -214,3 +214,28 @@ void dsm_alloc_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr 
 	pthread_mutex_unlock(&al->lock);
 	dsm_futex_wake_all(&al->coll_arrived);
 }
+
+static int alloc_module_init(struct dsm_rt *rt)
+{
+	int ret = dsm_alloc_init(rt);
+
+	if (ret < 0)
+		dsm_err("out of memory for the allocator's tables");
+	return ret;
+}
+
+static void alloc_module_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
+				    const void *payload)
+{
+	(void)payload;
+	dsm_alloc_on_message(rt, src, h);
+}
+
+const struct dsm_module dsm_alloc_module = {
+	.name       = "alloc",
+	.msg_first  = DSM_MSG_COLL_ALLOC,
+	.msg_last   = DSM_MSG_FREE,
+	.init       = alloc_module_init,
+	.fini       = dsm_alloc_fini,
+	.on_message = alloc_module_on_message,
+};

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * init.c - dsm_init and dsm_finalize: bring the parts up in dependency
- * order (config, heap, directory, allocator, protocol, fault backend,
+ * order (config, heap, directory, the modules of core/module.c, fault backend,
  * transport, service thread) and down in reverse.
  */
 #include <errno.h>
@@ -47,14 +47,9 @@ static void teardown(struct dsm_rt *rt)
 		rt->tp->ops->close(rt->tp);
 	dsm_interpose_uninstall();
 	dsm_fault_close(&rt->fault);
-	if (rt->proto)
-		rt->proto->fini(rt);
-	dsm_iv_fini(rt);
-	dsm_sync_fini(rt);
-	dsm_alloc_fini(rt);
+	dsm_modules_fini(rt);
 	dsm_dir_fini(&rt->dir);
 	dsm_heap_unmap(&rt->heap);
-	free(rt->stats_all);
 	free(rt);
 }
 
@@ -76,7 +71,6 @@ int dsm_init(int *argc, char ***argv)
 		return -ENOMEM;
 	}
 	rt->heap.memfd = -1;
-	pthread_mutex_init(&rt->stats_lock, NULL);
 
 	ret = dsm_config_load(&rt->cfg, argc, argv);
 	if (ret < 0)
@@ -99,20 +93,12 @@ int dsm_init(int *argc, char ***argv)
 		goto err_free;
 	ret = dsm_dir_init(&rt->dir, rt->heap.npages, rt->nnodes, rt->self,
 			   dsm_manager_block(&rt->cfg));
-	if (ret == 0)
-		ret = dsm_alloc_init(rt);
-	if (ret == 0)
-		ret = dsm_sync_init(rt);
-	if (ret == 0)
-		ret = dsm_iv_init(rt);
-	if (ret == 0 && rt->self == 0 && rt->cfg.stats == DSM_STATS_FILE &&
-	    !(rt->stats_all = calloc((size_t)rt->nnodes, sizeof(*rt->stats_all))))
-		ret = -ENOMEM;
 	if (ret < 0) {
 		dsm_err("out of memory for the page directory of %zu pages", rt->heap.npages);
 		goto err_teardown;
 	}
-	ret = rt->proto->init(rt);
+	/* allocator, sync, intervals, stats, protocol (core/module.c) */
+	ret = dsm_modules_init(rt);
 	if (ret < 0)
 		goto err_teardown;
 

@@ -15,6 +15,7 @@
 #include "kernel-shim/mem/heap.h"
 #include "runtime/alloc/alloc.h"
 #include "runtime/base/config.h"
+#include "runtime/core/module.h"
 #include "runtime/directory/directory.h"
 #include "runtime/sync/interval.h"
 #include "runtime/sync/sync.h"
@@ -72,19 +73,6 @@ struct dsm_counters {
 
 struct dsm_protocol_ops;
 
-/* A message the protocol answers later (service thread only). */
-struct dsm_deferred_msg {
-	struct dsm_wire_hdr hdr;	/* header only: deferred messages carry no payload */
-	int src;
-};
-
-struct dsm_deferred {
-	pthread_mutex_t lock;		/* taken after a page's lock, never before */
-	struct dsm_deferred_msg *v;	/* allocated at init: the fault path appends */
-	size_t n;			/* read without the lock as a hint */
-	size_t cap;
-};
-
 struct dsm_rt {
 	struct dsm_config cfg;
 	int self;
@@ -96,20 +84,14 @@ struct dsm_rt {
 	const struct dsm_protocol_ops *proto;
 	struct dsm_sync sync;
 	struct dsm_intervals iv;	/* vector time and write notices */
-	void *relaxed;			/* state of the release and weak protocols */
 	struct dsm_alloc alloc;
 	struct dsm_counters counters;
-	struct dsm_deferred deferred;	/* messages the protocol answers later */
+	struct dsm_registry reg;	/* message types -> modules (module.h) */
+	size_t modules_up;		/* module.c: how many of its list are up */
 	uint64_t spin_ns;		/* how long a waiting thread spins first */
 	pthread_t service;
 	bool service_running;
 	bool stopping;			/* set by finalize before the service thread ends */
-
-	/* finalize: node 0 gathers every node's counters */
-	pthread_mutex_t stats_lock;
-	struct dsm_stats *stats_all;	/* node 0: one per node */
-	uint64_t stats_seen;		/* node 0: bit per node received */
-	uint32_t stats_count;		/* futex word: how many received */
 };
 
 /* The one runtime of this process, NULL outside dsm_init..dsm_finalize. */
@@ -176,9 +158,8 @@ void dsm_service_params(struct dsm_rt *rt, struct dsm_tp_params *p);
 int dsm_service_start(struct dsm_rt *rt);
 void dsm_service_stop(struct dsm_rt *rt);
 
-/* stats.c: gathering and reporting counters at finalize. */
-void dsm_stats_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
-			  const void *payload);
+/* stats.c: gathering and reporting counters at finalize (the stats
+ * module, module.h, receives the other nodes' counters). */
 int dsm_stats_report(struct dsm_rt *rt);
 
 #endif /* DSM_CORE_RT_H */

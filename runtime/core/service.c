@@ -18,7 +18,6 @@
 #include "runtime/base/log.h"
 #include "runtime/core/rt.h"
 #include "runtime/protocol/diff.h"
-#include "runtime/protocol/protocol.h"
 
 /*
  * -DSM_EPEERLOST: the peer is gone, and the service thread ends the
@@ -102,48 +101,6 @@ void dsm_rt_protocol_error(struct dsm_rt *rt, int src, const char *what, uint64_
 		     (unsigned long long)arg);
 }
 
-static void dispatch(void *ctx, int src, const struct dsm_wire_hdr *h, const void *payload)
-{
-	struct dsm_rt *rt = ctx;
-
-	if (h->type <= DSM_MSG_PROTO_LAST) {
-		rt->proto->on_message(rt, src, h, payload);
-		return;
-	}
-	switch (h->type) {
-	case DSM_MSG_LOCK_ACQ:
-	case DSM_MSG_LOCK_GRANT:
-	case DSM_MSG_LOCK_REL:
-	case DSM_MSG_BARRIER_ARRIVE:
-	case DSM_MSG_BARRIER_DONE:
-		dsm_sync_on_message(rt, src, h, payload);
-		return;
-	case DSM_MSG_NOTICES:
-	case DSM_MSG_GC_REQ:
-	case DSM_MSG_GC_QUERY:
-	case DSM_MSG_GC_VC:
-	case DSM_MSG_GC_FLOOR:
-		dsm_iv_on_message(rt, src, h, payload);
-		return;
-	case DSM_MSG_COLL_ALLOC:
-	case DSM_MSG_FREE:
-		dsm_alloc_on_message(rt, src, h);
-		return;
-	case DSM_MSG_STATS:
-		dsm_stats_on_message(rt, src, h, payload);
-		return;
-	case DSM_MSG_ABORT: {
-		const char *why = payload;
-
-		if (h->len == 0 || h->len > 256 || why[h->len - 1] != '\0')
-			why = "(no reason given)";
-		/* The others had the same message from src: no need to forward. */
-		dsm_die("node %d ended the job: %s", src, why);
-	}
-	}
-	dsm_rt_protocol_error(rt, src, "an unknown message type", h->type);
-}
-
 static void peer_lost(void *ctx, int node, const char *why)
 {
 	/* Coherence state on the lost node (pages it owned, locks it held)
@@ -163,7 +120,7 @@ static void *service_main(void *arg)
 	sigdelset(&all, SIGBUS);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	while (!__atomic_load_n(&rt->stopping, __ATOMIC_ACQUIRE)) {
-		uint64_t next = rt->proto->tick(rt), now;
+		uint64_t next = dsm_ticks_run(rt), now;
 		int timeout = -1, ret;
 
 		/* Sleep no longer than the next deferred answer; poll in its
@@ -200,7 +157,7 @@ void dsm_service_params(struct dsm_rt *rt, struct dsm_tp_params *p)
 	memset(p, 0, sizeof(*p));
 	p->cfg = &rt->cfg;
 	p->max_payload = dsm_rt_max_payload(rt);
-	p->deliver = dispatch;
+	p->deliver = dsm_msg_dispatch;	/* the modules' registry (module.h) */
 	p->peer_lost = peer_lost;
 	p->ctx = rt;
 }

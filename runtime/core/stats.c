@@ -17,6 +17,14 @@
 	X(bytes_sent) X(bytes_recv) X(lock_acquires) X(barriers) X(numa_migrations) \
 	X(twins) X(write_notices) X(notices_held)
 
+/* finalize: node 0 gathers every node's counters (one runtime per process) */
+static struct {
+	pthread_mutex_t lock;
+	struct dsm_stats *all;		/* node 0: one per node */
+	uint64_t seen;			/* node 0: bit per node received */
+	uint32_t count;			/* futex word: how many received */
+} gather = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
 void dsm_rt_stats(struct dsm_rt *rt, struct dsm_stats *out)
 {
 	const struct dsm_counters *c = &rt->counters;
@@ -40,23 +48,53 @@ void dsm_rt_stats(struct dsm_rt *rt, struct dsm_stats *out)
 	out->numa_migrations = LOAD(c->numa_migrations);
 	out->twins = LOAD(c->twins);
 	out->write_notices = LOAD(c->write_notices);
-	out->notices_held = dsm_sync_notices_held(rt);
+	out->notices_held = 0;
 #undef LOAD
+	/* Gauges the modules keep (sync: notices_held). */
+	dsm_gauges_run(rt, out);
 }
 
-void dsm_stats_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
-			  const void *payload)
+static void stats_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
+			     const void *payload)
 {
-	if (rt->self != 0 || h->len != sizeof(struct dsm_stats) || !rt->stats_all ||
-	    (rt->stats_seen & (1ull << src)))
+	if (rt->self != 0 || h->len != sizeof(struct dsm_stats) || !gather.all ||
+	    (gather.seen & (1ull << src)))
 		dsm_rt_protocol_error(rt, src, "an unexpected statistics message", h->len);
-	pthread_mutex_lock(&rt->stats_lock);
-	memcpy(&rt->stats_all[src], payload, sizeof(struct dsm_stats));
-	rt->stats_seen |= 1ull << src;
-	__atomic_store_n(&rt->stats_count, rt->stats_count + 1, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&rt->stats_lock);
-	dsm_futex_wake_all(&rt->stats_count);
+	pthread_mutex_lock(&gather.lock);
+	memcpy(&gather.all[src], payload, sizeof(struct dsm_stats));
+	gather.seen |= 1ull << src;
+	__atomic_store_n(&gather.count, gather.count + 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&gather.lock);
+	dsm_futex_wake_all(&gather.count);
 }
+
+static int stats_init(struct dsm_rt *rt)
+{
+	gather.seen = 0;
+	gather.count = 0;
+	if (rt->self == 0 && rt->cfg.stats == DSM_STATS_FILE &&
+	    !(gather.all = calloc((size_t)rt->nnodes, sizeof(*gather.all)))) {
+		dsm_err("out of memory for the statistics of %d nodes", rt->nnodes);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void stats_fini(struct dsm_rt *rt)
+{
+	(void)rt;
+	free(gather.all);
+	gather.all = NULL;
+}
+
+const struct dsm_module dsm_stats_module = {
+	.name       = "stats",
+	.msg_first  = DSM_MSG_STATS,
+	.msg_last   = DSM_MSG_STATS,
+	.init       = stats_init,
+	.fini       = stats_fini,
+	.on_message = stats_on_message,
+};
 
 static void print_summary(struct dsm_rt *rt, const struct dsm_stats *s)
 {
@@ -86,7 +124,7 @@ static int write_json(struct dsm_rt *rt)
 	}
 	fprintf(f, "[\n");
 	for (int n = 0; n < rt->nnodes; n++) {
-		const struct dsm_stats *s = &rt->stats_all[n];
+		const struct dsm_stats *s = &gather.all[n];
 
 		fprintf(f, "  {\"node\": %d", n);
 #define FIELD(x) fprintf(f, ", \"" #x "\": %llu", (unsigned long long)s->x);
@@ -123,9 +161,9 @@ int dsm_stats_report(struct dsm_rt *rt)
 		dsm_rt_send(rt, 0, DSM_MSG_STATS, 0, 0, 0, &mine, sizeof(mine));
 		return 0;
 	}
-	rt->stats_all[0] = mine;
-	while ((seen = __atomic_load_n(&rt->stats_count, __ATOMIC_ACQUIRE)) <
+	gather.all[0] = mine;
+	while ((seen = __atomic_load_n(&gather.count, __ATOMIC_ACQUIRE)) <
 	       (uint32_t)rt->nnodes - 1)
-		dsm_wait_change(&rt->stats_count, seen, 0);
+		dsm_wait_change(&gather.count, seen, 0);
 	return write_json(rt);
 }

@@ -26,3 +26,31 @@ const struct dsm_protocol_ops *dsm_protocol_find(dsm_consistency_t model)
 		dsm_consistency_name(model));
 	return NULL;
 }
+
+/*
+ * The active protocol as a module: its own state lives in its own file
+ * (sequential.c, relaxed.c); its handler and tick go straight into the
+ * registry, so a message costs no more than before.
+ */
+static int protocol_module_init(struct dsm_rt *rt)
+{
+	int ret = rt->proto->init(rt);
+
+	if (ret == 0)
+		ret = dsm_msg_register(rt, rt->proto->name, DSM_MSG_READ_REQ, DSM_MSG_PROTO_LAST,
+				       rt->proto->on_message);
+	if (ret == 0)
+		ret = dsm_tick_register(rt, rt->proto->tick);
+	return ret;
+}
+
+static void protocol_module_fini(struct dsm_rt *rt)
+{
+	rt->proto->fini(rt);
+}
+
+const struct dsm_module dsm_protocol_module = {
+	.name = "protocol",
+	.init = protocol_module_init,
+	.fini = protocol_module_fini,
+};

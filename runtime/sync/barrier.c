@@ -6,6 +6,7 @@
 
 #include "runtime/base/compiler.h"
 #include "runtime/base/futex.h"
+#include "runtime/base/log.h"
 #include "runtime/core/rt.h"
 #include "runtime/protocol/protocol.h"
 
@@ -168,3 +169,27 @@ void dsm_sync_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *
 		return;
 	}
 }
+
+static int sync_module_init(struct dsm_rt *rt)
+{
+	int ret = dsm_sync_init(rt);
+
+	if (ret < 0)
+		dsm_err("out of memory for the lock and barrier tables of %d nodes", rt->nnodes);
+	return ret;
+}
+
+static void sync_module_stats(struct dsm_rt *rt, struct dsm_stats *out)
+{
+	out->notices_held += dsm_sync_notices_held(rt);
+}
+
+const struct dsm_module dsm_sync_module = {
+	.name       = "sync",
+	.msg_first  = DSM_MSG_LOCK_ACQ,
+	.msg_last   = DSM_MSG_BARRIER_DONE,
+	.init       = sync_module_init,
+	.fini       = dsm_sync_fini,
+	.on_message = dsm_sync_on_message,
+	.stats      = sync_module_stats,
+};

@@ -380,3 +380,12 @@ void dsm_iv_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 		return;
 	}
 }
+
+const struct dsm_module dsm_iv_module = {
+	.name       = "intervals",
+	.msg_first  = DSM_MSG_NOTICES,
+	.msg_last   = DSM_MSG_GC_FLOOR,
+	.init       = dsm_iv_init,
+	.fini       = dsm_iv_fini,
+	.on_message = dsm_iv_on_message,
+};

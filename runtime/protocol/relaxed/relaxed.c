@@ -87,9 +87,13 @@ struct relaxed {
 	uint32_t acks_pending;		/* DIFFS messages not yet acknowledged; futex word */
 };
 
+/* This protocol's own state: one runtime per process, so one of these. */
+static struct relaxed *dsm_rx_state;
+
 static struct relaxed *rx_of(struct dsm_rt *rt)
 {
-	return rt->relaxed;
+	(void)rt;
+	return dsm_rx_state;
 }
 
 /* Virtual memory that is committed only where touched. */
@@ -794,7 +798,7 @@ int dsm_rx_init(struct dsm_rt *rt, bool weak)
 
 	if (!rx)
 		return -ENOMEM;
-	rt->relaxed = rx;
+	dsm_rx_state = rx;
 	rx->weak = weak;
 	rx->first_touch = rt->cfg.first_touch;
 	rx->ps = rt->heap.page_size;
@@ -841,7 +845,7 @@ void dsm_rx_fini(struct dsm_rt *rt)
 	free(rx->batch);
 	free(rx->scratch);
 	free(rx);
-	rt->relaxed = NULL;
+	dsm_rx_state = NULL;
 }
 
 /* Nothing is ever deferred: no owner, no recall. */

@@ -43,6 +43,20 @@
 #define HOLD_GRACE_NS	20000ull	/* 20 us after the faulting thread leaves */
 #define DEFERRED_CAP	4096		/* beyond it, answer at once (no hold) */
 
+/* A message the protocol answers later (service thread only). */
+struct dsm_deferred_msg {
+	struct dsm_wire_hdr hdr;	/* header only: deferred messages carry no payload */
+	int src;
+};
+
+/* This protocol's own state (one runtime per process). */
+static struct dsm_deferred {
+	pthread_mutex_t lock;		/* taken after a page's lock, never before */
+	struct dsm_deferred_msg *v;	/* allocated at init: the fault path appends */
+	size_t n;			/* read without the lock as a hint */
+	size_t cap;
+} seq_deferred;
+
 static bool held(const struct dsm_page_local *pl, uint64_t now)
 {
 	return now < pl->hold_until_ns;
@@ -55,7 +69,7 @@ static bool held(const struct dsm_page_local *pl, uint64_t now)
  */
 static bool defer_locked(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
 {
-	struct dsm_deferred *d = &rt->deferred;
+	struct dsm_deferred *d = &seq_deferred;
 	bool ok = false;
 
 	pthread_mutex_lock(&d->lock);
@@ -359,7 +373,7 @@ static void answer_or_defer_locked(struct dsm_rt *rt, int src, const struct dsm_
  */
 static uint64_t seq_tick(struct dsm_rt *rt)
 {
-	struct dsm_deferred *d = &rt->deferred;
+	struct dsm_deferred *d = &seq_deferred;
 	uint64_t next = 0;
 
 	if (!__atomic_load_n(&d->n, __ATOMIC_ACQUIRE))
@@ -485,8 +499,10 @@ static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 
 static int seq_init(struct dsm_rt *rt)
 {
-	struct dsm_deferred *d = &rt->deferred;
+	struct dsm_deferred *d = &seq_deferred;
 
+	(void)rt;
+	d->n = 0;
 	pthread_mutex_init(&d->lock, NULL);
 	d->v = calloc(DEFERRED_CAP, sizeof(*d->v));
 	if (!d->v)
@@ -497,9 +513,10 @@ static int seq_init(struct dsm_rt *rt)
 
 static void seq_fini(struct dsm_rt *rt)
 {
-	free(rt->deferred.v);
-	rt->deferred.v = NULL;
-	rt->deferred.n = rt->deferred.cap = 0;
+	(void)rt;
+	free(seq_deferred.v);
+	seq_deferred.v = NULL;
+	seq_deferred.n = seq_deferred.cap = 0;
 }
 
 /*
