@@ -74,6 +74,13 @@ static void zero_block(uintptr_t p, size_t size)
 	memset((void *)p, 0, size);
 }
 
+/* Tell the protocol where a block begins and ends (protocol.h). */
+static void note_allocated(struct dsm_rt *rt, uintptr_t p, size_t size)
+{
+	if (p && size && rt->proto->allocated)
+		rt->proto->allocated(rt, p, size);
+}
+
 void *dsm_alloc_local(struct dsm_rt *rt, size_t size, bool zero)
 {
 	bool fresh = false;
@@ -85,6 +92,7 @@ void *dsm_alloc_local(struct dsm_rt *rt, size_t size, bool zero)
 	}
 	if (zero && !fresh)
 		zero_block(p, size);
+	note_allocated(rt, p, size);
 	return (void *)p;
 }
 
@@ -146,6 +154,7 @@ void *dsm_alloc_collective_rt(struct dsm_rt *rt, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
+	note_allocated(rt, p, size);
 	return (void *)p;
 }
 

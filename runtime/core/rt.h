@@ -24,18 +24,18 @@
 /* The runtime's own messages (after the transport's, wire.h). */
 enum dsm_msg_type {
 	/* coherence: owned by the active protocol */
-	DSM_MSG_READ_REQ = DSM_WT_RUNTIME, /* arg0 page; requester -> home */
+	DSM_MSG_READ_REQ = DSM_WT_RUNTIME, /* arg0 page, aux pages in the run (relaxed), arg1 their stride; requester -> home */
 	DSM_MSG_WRITE_REQ,	/* arg0 page; requester -> home */
 	DSM_MSG_RECALL,		/* arg0 page, aux prot to keep; home -> exclusive owner */
 	DSM_MSG_RECALL_REPLY,	/* arg0 page, payload the page; owner -> home */
 	DSM_MSG_INV,		/* arg0 page; home -> reader */
 	DSM_MSG_INV_ACK,	/* arg0 page; reader -> home */
-	DSM_MSG_READ_REPLY,	/* arg0 page, payload the page (empty: never written, zero); home -> requester */
+	DSM_MSG_READ_REPLY,	/* arg0 page, payload the page(s) (empty: never written, zero), aux, arg1 as READ_REQ; home -> requester */
 	DSM_MSG_WRITE_GRANT,	/* arg0 page, payload the page (empty: upgrade, or never written); home -> requester */
 	DSM_MSG_DIFFS,		/* payload {u32 page, u32 len, diff}...; writer -> home (relaxed.c) */
 	DSM_MSG_DIFF_ACK,	/* arg0 diffs applied; home -> writer */
-	DSM_MSG_HOME_REQ,	/* arg0 page, aux claimant; -> the page's manager (first-touch homes) */
-	DSM_MSG_HOME_IS,	/* arg0 page, aux its home, arg1 + payload (u32) a run of pages with it; manager -> asker */
+	DSM_MSG_HOME_REQ,	/* arg0 page, aux claimant, arg1 stride << 32 | pages to claim ahead; -> the page's manager (first-touch homes) */
+	DSM_MSG_HOME_IS,	/* arg0 page, aux its home, payload u16 home + 1 (0: none) of each page from arg1 on; manager -> asker */
 	DSM_MSG_PROTO_LAST = DSM_WT_RUNTIME + 23,
 	/* synchronization */
 	DSM_MSG_LOCK_ACQ,	/* arg0 lock, arg1 token; -> manager */

@@ -65,6 +65,10 @@ struct dsm_protocol_ops {
 	 * away this node's copies.  NULL: nothing to do (sequential: the
 	 * zeroing writes invalidated them). */
 	void (*forget)(struct dsm_rt *rt, size_t first, size_t npages);
+	/* Application thread: [addr, addr + size) was handed out by
+	 * dsm_malloc (on this node) or dsm_alloc_collective (on every node),
+	 * so its edges are known here.  NULL: nothing to do. */
+	void (*allocated)(struct dsm_rt *rt, uintptr_t addr, size_t size);
 	/* Weak consistency: an acquire is a release too (interval.c runs
 	 * release before acquire). */
 	bool publish_at_acquire;

@@ -72,6 +72,7 @@ static const struct prog_case progs[] = {
 	{ .name = "t_vclock",     .args = { "5" } },		/* ROUNDS */
 	{ .name = "t_visibility" },				/* 3 nodes or more */
 	{ .name = "t_multiwriter", .args = { "6", "10" } },	/* ROUNDS WRITES */
+	{ .name = "t_sweep",      .args = { "64", "3" } },	/* PAGES ROUNDS */
 };
 #define NPROGS ((int)(sizeof(progs) / sizeof(progs[0])))
 

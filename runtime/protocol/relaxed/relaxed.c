@@ -84,6 +84,8 @@ struct relaxed {
 	struct rx_batch *batch;		/* per home, filled at a release (iv.op held) */
 	char *scratch;			/* one encoded diff (iv.op held) */
 	size_t max_batch;
+	char *gather;			/* a strided run's pages, copied for one reply (service thread) */
+	uint64_t *edges;		/* bit per page: an allocation begins (or ends before) it */
 	uint32_t acks_pending;		/* DIFFS messages not yet acknowledged; futex word */
 };
 
@@ -105,14 +107,20 @@ static void *reserve(size_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* The home of a page this node has a copy of or a request for (known
- * here), or -1 if this node never touched it.  Page lock held (or, for a
- * hint only, not: the load is atomic). */
+/* The home of a page this node has a copy of or a request for, or
+ * manages (known here), or -1 if this node does not know it yet.  Page
+ * lock held (or, for a hint only, not: the loads are atomic). */
 static int known_home_locked(struct dsm_rt *rt, size_t page)
 {
+	int home;
+
 	if (!rx_of(rt)->first_touch)
 		return dsm_dir_home(&rt->dir, page);
-	return __atomic_load_n(&rt->dir.local[page].home1, __ATOMIC_RELAXED) - 1;
+	home = __atomic_load_n(&rt->dir.local[page].home1, __ATOMIC_RELAXED) - 1;
+	if (home < 0 && dsm_dir_home(&rt->dir, page) == rt->self)
+		home = __atomic_load_n(&dsm_dir_entry_locked(&rt->dir, page)->ft_home1,
+				       __ATOMIC_RELAXED) - 1;
+	return home;
 }
 
 static void set_prot_locked(struct dsm_rt *rt, size_t page, enum dsm_prot prot)
@@ -275,6 +283,116 @@ void dsm_rx_drop_all(struct dsm_rt *rt)
 }
 
 /*
+ * The stride of a sweep: a loop over a matrix's columns, an FFT's
+ * butterflies or a radix sort's buckets touches every s-th page, not
+ * every page.  For each stride s up to STRIDE_MAX whose next page
+ * (page + s) ahead() says is still to come, count the pages page - s,
+ * page - 2s, ... that like() says the sweep has done, at most cap; the
+ * longest such row wins (the shortest stride among equals).  Returns its
+ * length (0: no evidence of a sweep) and its stride in *stride.  Reads
+ * other pages' state without their locks: only a hint.
+ */
+#define STRIDE_MAX 16
+typedef bool (*sweep_fn)(struct dsm_rt *rt, size_t q, int arg);
+
+static size_t sweep_evidence(struct dsm_rt *rt, size_t page, size_t cap, sweep_fn like,
+			     sweep_fn ahead, int arg, size_t *stride)
+{
+	size_t best = 0;
+
+	*stride = 1;
+	for (size_t s = 1; s <= STRIDE_MAX && best < cap; s++) {
+		size_t k = 0;
+
+		if (page + s >= rt->dir.npages || !ahead(rt, page + s, arg))
+			continue;
+		while (k < cap && page >= s * (k + 1) && like(rt, page - s * (k + 1), arg))
+			k++;
+		if (k > best) {
+			best = k;
+			*stride = s;
+		}
+	}
+	return best;
+}
+
+/*
+ * Claim-ahead (first-touch homes).  A node that initializes its data
+ * touches page after page that nobody has touched: each first touch would
+ * ask the page's manager for its home, a round trip per page.  When the
+ * pages before this one at some stride are homed here and the next one
+ * has no home yet (sweep_evidence), the request also claims the next k
+ * pages at that stride, as the sweep will.  A claim never crosses the edge
+ * of an allocation this node knows (dsm_rx_allocated): only in the
+ * collective region, whose blocks every node allocates, and in this node's
+ * own arena; another node's block keeps pure first touch.
+ */
+#define CLAIM_MAX 64
+
+static bool homed_here(struct dsm_rt *rt, size_t q, int self)
+{
+	return known_home_locked(rt, q) == self;
+}
+
+static bool homed_nowhere(struct dsm_rt *rt, size_t q, int self)
+{
+	(void)self;
+	return known_home_locked(rt, q) < 0;
+}
+
+static bool edge_at(const struct relaxed *rx, size_t q)
+{
+	return __atomic_load_n(&rx->edges[q / 64], __ATOMIC_RELAXED) & (1ull << (q % 64));
+}
+
+void dsm_rx_allocated(struct dsm_rt *rt, uintptr_t addr, size_t size)
+{
+	struct relaxed *rx = rx_of(rt);
+	size_t first = dsm_heap_page_of(&rt->heap, (void *)addr);
+	size_t end = dsm_heap_page_of(&rt->heap, (char *)addr + size - 1) + 1;
+
+	__atomic_fetch_or(&rx->edges[first / 64], 1ull << (first % 64), __ATOMIC_RELAXED);
+	if (end < rt->dir.npages)
+		__atomic_fetch_or(&rx->edges[end / 64], 1ull << (end % 64), __ATOMIC_RELAXED);
+}
+
+/* The region of the heap page is in, as [*lo, *hi) pages, if claims may
+ * be made there (the collective region, or this node's arena). */
+static bool claim_region(struct dsm_rt *rt, size_t page, size_t *lo, size_t *hi)
+{
+	const struct dsm_alloc *al = &rt->alloc;
+	size_t coll_end = dsm_heap_page_of(&rt->heap, (void *)al->arenas_base);
+	size_t mine = dsm_heap_page_of(&rt->heap,
+				       (void *)(al->arenas_base + (uintptr_t)rt->self * al->arena_size));
+
+	if (page < coll_end) {
+		*lo = 0;
+		*hi = coll_end;
+	} else {
+		*lo = mine;
+		*hi = mine + al->arena_size / rt->heap.page_size;
+	}
+	return page >= *lo && page < *hi;
+}
+
+/* How many of the k pages after page at stride this node may claim. */
+static size_t claim_ahead(struct dsm_rt *rt, size_t page, size_t stride, size_t k)
+{
+	struct relaxed *rx = rx_of(rt);
+	size_t lo, hi, n = 0;
+
+	if (!k || !claim_region(rt, page, &lo, &hi))
+		return 0;
+	for (size_t q = page + 1; n < k && q < hi; q++) {
+		if (edge_at(rx, q))
+			break;
+		if ((q - page) % stride == 0)
+			n++;
+	}
+	return n;
+}
+
+/*
  * The home of a page, asking its manager the first time (claimant: the
  * node that becomes home if nobody has touched the page yet).  Page lock
  * held; waits (dropping it) for the manager's answer.
@@ -293,14 +411,23 @@ static int home_locked(struct dsm_rt *rt, size_t page, int claimant)
 			struct dsm_dir_entry *e = dsm_dir_entry_locked(&rt->dir, page);
 
 			if (!e->ft_home1)
-				e->ft_home1 = (uint16_t)(claimant + 1);
+				__atomic_store_n(&e->ft_home1, (uint16_t)(claimant + 1),
+						 __ATOMIC_RELAXED);
 			pl->home1 = e->ft_home1;
 			break;
 		}
 		seq = pl->seq;
 		if (!(pl->flags & RX_HOMEQ)) {
+			size_t k = 0, stride = 1;
+
+			if (claimant == rt->self) {
+				k = sweep_evidence(rt, page, CLAIM_MAX, homed_here, homed_nowhere,
+						   rt->self, &stride);
+				k = claim_ahead(rt, page, stride, k);
+			}
 			pl->flags |= RX_HOMEQ;
-			dsm_rt_send(rt, mgr, DSM_MSG_HOME_REQ, (uint32_t)claimant, page, 0, NULL, 0);
+			dsm_rt_send(rt, mgr, DSM_MSG_HOME_REQ, (uint32_t)claimant, page,
+				    (uint64_t)stride << 32 | k, NULL, 0);
 		}
 		if (pl->seq == seq) {
 			dsm_dir_unlock(&rt->dir, page);
@@ -341,14 +468,15 @@ int dsm_rx_home_of(struct dsm_rt *rt, size_t page)
  * notices, RX_SHARED), so it is asked.  Page lock held; any thread, signal
  * context included.
  */
-static void fetch_locked(struct dsm_rt *rt, int home, size_t page, size_t npages)
+static void fetch_locked(struct dsm_rt *rt, int home, size_t page, size_t npages, size_t stride)
 {
 	struct relaxed *rx = rx_of(rt);
 
-	if (rx->weak && !__atomic_load_n(&rx->acks_pending, __ATOMIC_ACQUIRE) &&
+	/* One RDMA READ covers a contiguous run only. */
+	if (rx->weak && stride == 1 && !__atomic_load_n(&rx->acks_pending, __ATOMIC_ACQUIRE) &&
 	    dsm_rt_read_page(rt, home, DSM_MSG_READ_REPLY, (uint32_t)npages, page, npages) == 0)
 		return;
-	dsm_rt_send(rt, home, DSM_MSG_READ_REQ, (uint32_t)npages, page, 0, NULL, 0);
+	dsm_rt_send(rt, home, DSM_MSG_READ_REQ, (uint32_t)npages, page, stride, NULL, 0);
 }
 
 /* The longest run one fetch asks for: RUN_MAX pages, and one message. */
@@ -362,12 +490,14 @@ static size_t run_max(const struct relaxed *rx)
 
 /*
  * A node that reads its way through a home's pages fetches them in runs.
- * The evidence is the pages just before this one: k of them in a row
- * cached here with the same home.  Then the next pages that are not here
- * either, have that home and are wanted by nobody yet join this fetch, up
- * to k pages in all (at most run_max()): a sweep's runs grow with it (1,
- * 1, 2, 4, 8, 8, ...) and a short one (a neighbour's boundary row) fetches
- * next to nothing it will not read.  The joining pages are marked wanted,
+ * The evidence is the pages just before this one at some stride s
+ * (sweep_evidence): k of them in a row cached here with the same home,
+ * while page + s is still missing.  Then the next pages at that stride
+ * that are not here either, have that home and are wanted by nobody yet
+ * join this fetch, up to k pages in all (at most run_max()): a sweep's
+ * runs grow with it (1, 1, 2, 4, 8, 8, ...) and a short one (a
+ * neighbour's boundary row) fetches next to nothing it will not read.
+ * The joining pages are marked wanted,
  * so no other thread asks for them again, and are delivered by the same
  * reply.  Their locks are only tried (page's lock is held), so a busy page
  * ends the run.  Returns how many pages, page included.  Page lock held;
@@ -375,20 +505,26 @@ static size_t run_max(const struct relaxed *rx)
  */
 static bool cached_with_home(struct dsm_rt *rt, size_t q, int home)
 {
-	/* read without q's lock: only a hint */
 	return known_home_locked(rt, q) == home &&
 	       __atomic_load_n(&rt->dir.local[q].prot, __ATOMIC_RELAXED) != DSM_PROT_NONE;
 }
 
-static size_t plan_run_locked(struct dsm_rt *rt, int home, size_t page)
+static bool missing_with_home(struct dsm_rt *rt, size_t q, int home)
+{
+	return known_home_locked(rt, q) == home &&
+	       __atomic_load_n(&rt->dir.local[q].prot, __ATOMIC_RELAXED) == DSM_PROT_NONE &&
+	       !__atomic_load_n(&rt->dir.local[q].want, __ATOMIC_RELAXED);
+}
+
+static size_t plan_run_locked(struct dsm_rt *rt, int home, size_t page, size_t *stride)
 {
 	struct relaxed *rx = rx_of(rt);
-	size_t n = 1, max = 0, cap = run_max(rx);
+	size_t n = 1, max;
 
-	while (max < cap && max < page && cached_with_home(rt, page - 1 - max, home))
-		max++;
-	while (n < max && page + n < rt->dir.npages) {
-		size_t q = page + n;
+	max = sweep_evidence(rt, page, run_max(rx), cached_with_home, missing_with_home, home,
+			     stride);
+	while (n < max && page + n * *stride < rt->dir.npages) {
+		size_t q = page + n * *stride;
 		struct dsm_page_local *pq = &rt->dir.local[q];
 		bool join;
 
@@ -451,7 +587,10 @@ int dsm_rx_fault(struct dsm_rt *rt, size_t page, enum dsm_access access)
 		if (!pl->want) {
 			pl->want = DSM_PROT_READ;
 			cache_add_locked(rx, page);
-			fetch_locked(rt, home, page, plan_run_locked(rt, home, page));
+			size_t n, stride;
+
+			n = plan_run_locked(rt, home, page, &stride);
+			fetch_locked(rt, home, page, n, stride);
 		}
 		if (pl->seq == seq) {
 			dsm_dir_unlock(&rt->dir, page);
@@ -610,15 +749,44 @@ static size_t check_page(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *
 	return h->arg0;
 }
 
-/* The run of pages a fetch or its reply covers (aux; 0 means 1).  After
- * check_page. */
-static size_t check_run(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
+/* The run of pages a fetch or its reply covers: aux pages (0 means 1),
+ * every *stride-th from arg0 on (arg1; 0 means 1).  After check_page. */
+static size_t check_run(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h, size_t *stride)
 {
 	size_t n = h->aux ? h->aux : 1;
 
-	if (n > run_max(rx_of(rt)) || h->arg0 + n > rt->dir.npages)
+	*stride = h->arg1 ? h->arg1 : 1;
+	if (n > run_max(rx_of(rt)) || *stride > STRIDE_MAX ||
+	    h->arg0 + (n - 1) * *stride >= rt->dir.npages)
 		dsm_rt_protocol_error(rt, src, "a run of pages too long or beyond the heap", h->aux);
 	return n;
+}
+
+/*
+ * Home: answer a fetch of n pages every stride-th from page.  A run of
+ * pages nobody ever wrote is zero everywhere: no data.  A contiguous run
+ * goes straight from this node's view into the asker's (send_pages); a
+ * strided one is gathered into one buffer first, still one message.
+ */
+static void answer_read(struct dsm_rt *rt, int src, size_t page, size_t n, size_t stride,
+			bool written)
+{
+	struct relaxed *rx = rx_of(rt);
+
+	if (!written) {
+		dsm_rt_send(rt, src, DSM_MSG_READ_REPLY, (uint32_t)n, page, stride, NULL, 0);
+		return;
+	}
+	dsm_count(rt->counters.pages_sent, n);
+	if (stride == 1) {
+		dsm_rt_send_pages(rt, src, DSM_MSG_READ_REPLY, (uint32_t)n, page, n, 1);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		memcpy(rx->gather + i * rx->ps, dsm_heap_rt_page(&rt->heap, page + i * stride),
+		       rx->ps);
+	dsm_rt_send(rt, src, DSM_MSG_READ_REPLY, (uint32_t)n, page, stride, rx->gather,
+		    n * rx->ps);
 }
 
 /* The home a manager gave page, or -1 (never touched).  Manager. */
@@ -633,56 +801,92 @@ static int given_home(struct dsm_rt *rt, size_t page)
 }
 
 /*
- * Manager: tell src the home of page, and of the run of pages around it in
- * this manager's block that have the same home: a node that initialized a
- * range of pages is home to all of them, so one answer saves a request per
- * page.  (Homes never change once given, so the run stays true.)
+ * Manager: answer src's HOME_REQ for page.  The first claim makes the
+ * home; a claim-ahead (arg1: stride << 32 | k) also gives src the next k
+ * pages at that stride that nobody has, within this manager's block.  The
+ * answer maps the home of every page of the block around page that has
+ * one (a u16 per page, home + 1, 0: none yet; at most HOME_MAP pages): a
+ * node that initialized a range of pages is home to all of them, so one
+ * answer saves a request per page.  (Homes never change once given, so
+ * the map stays true.)
  */
-static void answer_home(struct dsm_rt *rt, int src, size_t page, int home)
-{
-	size_t blk = rt->dir.home_block, start = page - page % blk, end = start + blk;
-	size_t lo = page, hi = page + 1;
-	uint32_t count;
+#define HOME_MAP 256
 
-	if (end > rt->dir.npages)
-		end = rt->dir.npages;
-	while (lo > start && given_home(rt, lo - 1) == home)
-		lo--;
-	while (hi < end && given_home(rt, hi) == home)
-		hi++;
-	count = (uint32_t)(hi - lo);
-	dsm_rt_send(rt, src, DSM_MSG_HOME_IS, (uint32_t)home, page, lo, &count, sizeof(count));
+static void manager_block(struct dsm_rt *rt, size_t page, size_t *start, size_t *end)
+{
+	size_t blk = rt->dir.home_block;
+
+	*start = page - page % blk;
+	*end = *start + blk < rt->dir.npages ? *start + blk : rt->dir.npages;
 }
 
-/* HOME_IS: the home of the page asked for, and of a run of pages around it
- * (arg1 the run's first page, payload its length), all in one manager's
- * block. */
+static void answer_home(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
+{
+	size_t page = h->arg0, k = (uint32_t)h->arg1, stride = h->arg1 >> 32;
+	size_t start, end, lo, hi, q;
+	uint16_t map[HOME_MAP];
+	int home;
+
+	if (k > CLAIM_MAX || (k && (stride < 1 || stride > STRIDE_MAX)) ||
+	    (k && h->aux != (uint32_t)src))
+		dsm_rt_protocol_error(rt, src, "a home request with a bad claim-ahead", h->arg1);
+	dsm_dir_lock(&rt->dir, page);
+	home = home_locked(rt, page, (int)h->aux);
+	dsm_dir_unlock(&rt->dir, page);
+	manager_block(rt, page, &start, &end);
+	for (q = page + stride; home == (int)h->aux && k && q < end; q += stride, k--) {
+		struct dsm_dir_entry *e;
+
+		dsm_dir_lock(&rt->dir, q);
+		e = dsm_dir_entry_locked(&rt->dir, q);
+		if (!e->ft_home1)
+			__atomic_store_n(&e->ft_home1, (uint16_t)(home + 1), __ATOMIC_RELAXED);
+		dsm_dir_unlock(&rt->dir, q);
+	}
+	lo = page >= start + HOME_MAP / 4 ? page - HOME_MAP / 4 : start;
+	hi = lo + HOME_MAP < end ? lo + HOME_MAP : end;
+	for (q = lo; q < hi; q++)
+		map[q - lo] = (uint16_t)(given_home(rt, q) + 1);
+	dsm_rt_send(rt, src, DSM_MSG_HOME_IS, (uint32_t)home, page, lo, map,
+		    (hi - lo) * sizeof(map[0]));
+}
+
+/* HOME_IS: the home of the page asked for (aux), and the map of homes
+ * from page arg1 on (payload), all in one manager's block. */
 static void take_home(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 		      const void *payload)
 {
-	size_t page = check_page(rt, src, h), blk = rt->dir.home_block, lo = h->arg1, q;
+	size_t page = check_page(rt, src, h), lo = h->arg1, count = h->len / sizeof(uint16_t);
 	struct dsm_page_local *pl = &rt->dir.local[page];
-	uint32_t count;
+	size_t start, end;
+	uint16_t map[HOME_MAP];
 
 	if (!rx_of(rt)->first_touch || dsm_dir_home(&rt->dir, page) != src ||
-	    h->aux >= (uint32_t)rt->nnodes || h->len != sizeof(count))
+	    h->aux >= (uint32_t)rt->nnodes)
 		dsm_rt_protocol_error(rt, src, "a home answer from a non-manager", page);
-	memcpy(&count, payload, sizeof(count));
-	if (lo > page || page - lo >= count || lo / blk != page / blk ||
-	    (lo + count - 1) / blk != page / blk || lo + count > rt->dir.npages)
-		dsm_rt_protocol_error(rt, src, "a home answer with a bad run of pages", page);
+	manager_block(rt, page, &start, &end);
+	if (h->len % sizeof(uint16_t) || count > HOME_MAP || lo < start || lo > page ||
+	    page - lo >= count || lo + count > end)
+		dsm_rt_protocol_error(rt, src, "a home answer with a bad map of pages", page);
+	memcpy(map, payload, h->len);
+	if (map[page - lo] != h->aux + 1)
+		dsm_rt_protocol_error(rt, src, "a home answer that contradicts its map", page);
+	for (size_t i = 0; i < count; i++)
+		if (map[i] > rt->nnodes)
+			dsm_rt_protocol_error(rt, src, "a home answer with a bad map of pages",
+					      lo + i);
 	dsm_dir_lock(&rt->dir, page);
 	if (!(pl->flags & RX_HOMEQ))
 		dsm_rt_protocol_error(rt, src, "a home answer nobody asked for", page);
 	pl->flags &= ~RX_HOMEQ;
 	learn_home_locked(rt, src, page, h->aux);
 	dsm_dir_unlock(&rt->dir, page);
-	for (q = lo; q < lo + count; q++) {
-		if (q == page)
+	for (size_t i = 0; i < count; i++) {
+		if (!map[i] || lo + i == page)
 			continue;
-		dsm_dir_lock(&rt->dir, q);
-		learn_home_locked(rt, src, q, h->aux);
-		dsm_dir_unlock(&rt->dir, q);
+		dsm_dir_lock(&rt->dir, lo + i);
+		learn_home_locked(rt, src, lo + i, map[i] - 1u);
+		dsm_dir_unlock(&rt->dir, lo + i);
 	}
 }
 
@@ -693,15 +897,14 @@ void dsm_rx_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 	struct relaxed *rx = rx_of(rt);
 	struct dsm_page_local *pl;
 	bool written;
-	size_t page, n;
-	int home;
+	size_t page, n, stride;
 
 	switch (h->type) {
 	case DSM_MSG_READ_REQ:
 		page = check_page(rt, src, h);
-		n = check_run(rt, src, h);
+		n = check_run(rt, src, h, &stride);
 		written = false;
-		for (size_t q = page; q < page + n; q++) {
+		for (size_t i = 0, q = page; i < n; i++, q += stride) {
 			dsm_dir_lock(&rt->dir, q);
 			check_home_locked(rt, src, q);
 			pl = &rt->dir.local[q];
@@ -716,30 +919,26 @@ void dsm_rx_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 			written |= pl->flags & RX_WRITTEN;
 			dsm_dir_unlock(&rt->dir, q);
 		}
-		/* Pages nobody ever wrote are zero everywhere: no data.  Else
-		 * the whole run, placed straight into the asker's view. */
-		if (written) {
-			dsm_count(rt->counters.pages_sent, n);
-			dsm_rt_send_pages(rt, src, DSM_MSG_READ_REPLY, (uint32_t)n, page, n, 0);
-		} else {
-			dsm_rt_send(rt, src, DSM_MSG_READ_REPLY, (uint32_t)n, page, 0, NULL, 0);
-		}
+		answer_read(rt, src, page, n, stride, written);
 		return;
 
 	case DSM_MSG_READ_REPLY:
 		page = check_page(rt, src, h);
-		n = check_run(rt, src, h);
+		n = check_run(rt, src, h, &stride);
 		if (h->len != n * rt->heap.page_size && h->len != 0)
 			dsm_rt_protocol_error(rt, src, "a page message of the wrong length", h->len);
 		/* This node's view of the pages was closed while the
-		 * transport filled them in place (dsm_rt_send_pages).  An
-		 * empty reply: never written, and so still zero here. */
+		 * transport filled a contiguous run in place
+		 * (dsm_rt_send_pages); a strided one is copied out of the
+		 * message here, each page to its place, before the view
+		 * opens.  An empty reply: never written, and so still zero
+		 * here. */
 		if (h->len) {
-			if (payload != dsm_heap_rt_page(&rt->heap, page))
+			if (stride == 1 && payload != dsm_heap_rt_page(&rt->heap, page))
 				dsm_rt_protocol_error(rt, src, "a page that was not sent as a page", page);
 			dsm_count(rt->counters.pages_fetched, n);
 		}
-		for (size_t q = page; q < page + n; q++) {
+		for (size_t i = 0, q = page; i < n; i++, q += stride) {
 			dsm_dir_lock(&rt->dir, q);
 			pl = &rt->dir.local[q];
 			if (known_home_locked(rt, q) != src)
@@ -748,10 +947,14 @@ void dsm_rx_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 				dsm_rt_protocol_error(rt, src, "a page this node did not ask for", q);
 			if (pl->flags & RX_REFETCH) {
 				pl->flags &= ~RX_REFETCH;
-				fetch_locked(rt, src, q, 1);
+				fetch_locked(rt, src, q, 1, 1);
 				dsm_dir_unlock(&rt->dir, q);
 				continue;
 			}
+			if (h->len && stride > 1)
+				memcpy(dsm_heap_rt_page(&rt->heap, q),
+				       (const char *)payload + i * rt->heap.page_size,
+				       rt->heap.page_size);
 			set_prot_locked(rt, q, DSM_PROT_READ);
 			pl->want = 0;
 			__atomic_store_n(&pl->seq, pl->seq + 1, __ATOMIC_RELEASE);
@@ -766,10 +969,7 @@ void dsm_rx_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 		if (!rx->first_touch || dsm_dir_home(&rt->dir, page) != rt->self ||
 		    h->aux >= (uint32_t)rt->nnodes)
 			dsm_rt_protocol_error(rt, src, "a home request this node cannot answer", page);
-		dsm_dir_lock(&rt->dir, page);
-		home = home_locked(rt, page, (int)h->aux);
-		dsm_dir_unlock(&rt->dir, page);
-		answer_home(rt, src, page, home);
+		answer_home(rt, src, h);
 		return;
 
 	case DSM_MSG_HOME_IS:
@@ -810,9 +1010,11 @@ int dsm_rx_init(struct dsm_rt *rt, bool weak)
 	rx->cache_pos = reserve(npages * sizeof(uint32_t));
 	rx->max_batch = dsm_rt_max_payload(rt);
 	rx->scratch = malloc(2 * sizeof(uint32_t) + dsm_diff_bound(rx->ps));
+	rx->gather = malloc(run_max(rx) * rx->ps);
+	rx->edges = calloc((npages + 63) / 64, sizeof(uint64_t));
 	rx->batch = calloc((size_t)rt->nnodes, sizeof(*rx->batch));
 	if (!rx->twins || !rx->written[0] || !rx->written[1] || !rx->cached || !rx->cache_pos ||
-	    !rx->scratch || !rx->batch)
+	    !rx->scratch || !rx->gather || !rx->edges || !rx->batch)
 		goto nomem;
 	for (int n = 0; n < rt->nnodes; n++)
 		if (n != rt->self && !(rx->batch[n].buf = malloc(rx->max_batch)))
@@ -844,6 +1046,8 @@ void dsm_rx_fini(struct dsm_rt *rt)
 		free(rx->batch[n].buf);
 	free(rx->batch);
 	free(rx->scratch);
+	free(rx->gather);
+	free(rx->edges);
 	free(rx);
 	dsm_rx_state = NULL;
 }

@@ -27,5 +27,7 @@ void dsm_rx_invalidate(struct dsm_rt *rt, const struct dsm_notice *unseen, size_
 void dsm_rx_drop_all(struct dsm_rt *rt);
 /* The forget op (protocol.h); takes iv.op. */
 void dsm_rx_forget(struct dsm_rt *rt, size_t first, size_t npages);
+/* The allocated op (protocol.h): an allocation's edges, for claim-ahead. */
+void dsm_rx_allocated(struct dsm_rt *rt, uintptr_t addr, size_t size);
 
 #endif /* DSM_PROTOCOL_RELAXED_H */

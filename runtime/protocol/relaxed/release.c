@@ -36,4 +36,5 @@ const struct dsm_protocol_ops dsm_release_ops = {
 	.tick       = dsm_rx_tick,
 	.home_of    = dsm_rx_home_of,
 	.forget     = dsm_rx_forget,
+	.allocated  = dsm_rx_allocated,
 };

@@ -42,5 +42,6 @@ const struct dsm_protocol_ops dsm_weak_ops = {
 	.tick       = dsm_rx_tick,
 	.home_of    = dsm_rx_home_of,
 	.forget     = dsm_rx_forget,
+	.allocated  = dsm_rx_allocated,
 	.publish_at_acquire = true,
 };

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * t_sweep - sweeps through a home's pages at a stride: fetch runs and
+ * claim-ahead (relaxed.c).
+ *
+ * usage: t_sweep PAGES ROUNDS
+ *
+ * One region per stride s in 1, 2, 3, 4, 7 and 16, of PAGES * s pages.
+ * Each round a writer (round mod N) writes a word pattern into every
+ * page of every region (the first round, node 0 initializes them all and
+ * so becomes their home under first-touch homes); after a barrier the
+ * other nodes, one at a time, read every s-th page of region s and check
+ * three words of each, which would catch a page of a strided run placed
+ * at the wrong address or a stale one.
+ *
+ * Under release and weak consistency a sweep must travel in runs: a
+ * reader that is not the pages' home receives fewer messages than half
+ * the pages it read (one per page without runs; plus one per manager
+ * block the sweep enters, for its homes), and with first-touch
+ * homes node 0's first initialization sends fewer home requests than an
+ * eighth of the pages (one per page without claim-ahead).  Under
+ * sequential consistency only the data is checked.
+ *
+ * T_SWEEP_VERBOSE=1 prints each sweep's message count on stderr.
+ *
+ * Exit 0 on success, 1 with one line on stderr naming what was wrong.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <dsm.h>
+
+#include "t_common.h"
+
+const char prog[] = "t_sweep";
+
+static const unsigned strides[] = { 1, 2, 3, 4, 7, 16 };
+#define NSTRIDES (sizeof(strides) / sizeof(strides[0]))
+
+static size_t ps;
+
+/* Pages per manager block with first-touch homes at the default
+ * DSM_HOME_BLOCK (DSM_FT_MANAGER_BLOCK in protocol.h). */
+#define MANAGER_BLOCK 64
+
+static uint64_t word(unsigned round, size_t page, size_t at)
+{
+	return ((uint64_t)round << 48) ^ ((uint64_t)page << 16) ^ at ^ 0x5a5a;
+}
+
+static void write_page(char *p, unsigned round, size_t page)
+{
+	size_t last = ps / sizeof(uint64_t) - 1;
+
+	((uint64_t *)p)[0] = word(round, page, 0);
+	((uint64_t *)p)[last / 2] = word(round, page, last / 2);
+	((uint64_t *)p)[last] = word(round, page, last);
+}
+
+static void check_page(const char *p, unsigned round, size_t page, unsigned stride)
+{
+	size_t last = ps / sizeof(uint64_t) - 1, at[3] = { 0, last / 2, last };
+
+	for (int i = 0; i < 3; i++) {
+		uint64_t got = ((const uint64_t *)p)[at[i]];
+
+		if (got != word(round, page, at[i]))
+			fail("round %u, stride %u: page %zu word %zu is %#llx, expected %#llx", round,
+			     stride, page, at[i], (unsigned long long)got,
+			     (unsigned long long)word(round, page, at[i]));
+	}
+}
+
+static uint64_t stat_of(int sent)
+{
+	struct dsm_stats s;
+
+	if (dsm_get_stats(&s) < 0)
+		fail("dsm_get_stats failed");
+	return sent ? s.msgs_sent : s.msgs_recv;
+}
+
+int main(int argc, char **argv)
+{
+	const char *model, *homes;
+	unsigned pages, rounds;
+	size_t total = 0, base[NSTRIDES];
+	int me, nodes, relaxed, first_touch;
+	char *heap;
+
+	t_start(&argc, &argv);
+	if (argc != 3)
+		fail("usage: t_sweep PAGES ROUNDS");
+	pages = parse_uint(argv[1], "PAGES", 4096);
+	rounds = parse_uint(argv[2], "ROUNDS", 1000);
+	me = dsm_node_id();
+	nodes = dsm_num_nodes();
+	ps = dsm_page_size();
+	model = getenv("DSM_CONSISTENCY");
+	homes = getenv("DSM_HOMES");
+	relaxed = model && (!strcmp(model, "release") || !strcmp(model, "weak"));
+	first_touch = relaxed && (!homes || strcmp(homes, "static") != 0);
+
+	for (size_t i = 0; i < NSTRIDES; i++) {
+		base[i] = total;
+		total += (size_t)pages * strides[i];
+	}
+	heap = dsm_alloc_collective(total * ps);
+	if (!heap)
+		fail("dsm_alloc_collective of %zu pages failed", total);
+
+	for (unsigned r = 0; r < rounds; r++) {
+		int writer = (int)(r % (unsigned)nodes);
+
+		if (me == writer) {
+			uint64_t before = stat_of(1);
+
+			for (size_t q = 0; q < total; q++)
+				write_page(heap + q * ps, r, q);
+			if (r == 0 && first_touch && nodes > 1 &&
+			    stat_of(1) - before >= total / 8)
+				fail("initializing %zu pages sent %llu messages: no claim-ahead", total,
+				     (unsigned long long)(stat_of(1) - before));
+		}
+		dsm_barrier();
+		for (int reader = 0; reader < nodes; reader++) {
+			if (reader == me && reader != writer) {
+				for (size_t i = 0; i < NSTRIDES; i++) {
+					uint64_t before = stat_of(0), got;
+
+					for (size_t k = 0; k < pages; k++) {
+						size_t q = base[i] + k * strides[i];
+
+						check_page(heap + q * ps, r, q, strides[i]);
+					}
+					got = stat_of(0) - before;
+					if (getenv("T_SWEEP_VERBOSE"))
+						fprintf(stderr, "node %d round %u stride %u: %llu messages\n", me, r, strides[i], (unsigned long long)got);
+					/* Node 0 homes every page (first touch) or
+					 * some (static map): only a reader homing
+					 * none of them is held to the bound.  A run
+					 * ends where the next page's manager block
+					 * (MANAGER_BLOCK pages) begins, whose homes
+					 * this node learns with one more answer. */
+					if (relaxed && first_touch && me != 0 &&
+					    got >= pages / 2 + pages * strides[i] / MANAGER_BLOCK)
+						fail("round %u, stride %u: reading %u pages took %llu "
+						     "messages: no fetch runs",
+						     r, strides[i], pages, (unsigned long long)got);
+				}
+			}
+			dsm_barrier();
+		}
+	}
+	if (dsm_finalize() < 0)
+		fail("dsm_finalize failed");
+	return 0;
+}
