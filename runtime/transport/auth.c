@@ -5,9 +5,9 @@
 
 #include "runtime/transport/auth.h"
 
-void dsm_auth_mac(const uint8_t secret[DSM_SECRET_LEN], enum dsm_auth_role role,
-		  const uint8_t peer_nonce[DSM_NONCE_LEN], const uint8_t own_nonce[DSM_NONCE_LEN],
-		  uint32_t self, uint32_t peer, uint8_t out[DSM_SHA256_LEN])
+int dsm_auth_mac(const uint8_t secret[DSM_SECRET_LEN], enum dsm_auth_role role,
+		 const uint8_t peer_nonce[DSM_NONCE_LEN], const uint8_t own_nonce[DSM_NONCE_LEN],
+		 uint32_t self, uint32_t peer, uint8_t out[DSM_SHA256_LEN])
 {
 	static const char label[] = "libdsm-auth-v1";
 	uint8_t r = (uint8_t)role;
@@ -20,7 +20,7 @@ void dsm_auth_mac(const uint8_t secret[DSM_SECRET_LEN], enum dsm_auth_role role,
 		{ &peer, sizeof(peer) },
 	};
 
-	dsm_hmac_sha256(secret, DSM_SECRET_LEN, parts, 6, out);
+	return dsm_hmac_sha256(secret, DSM_SECRET_LEN, parts, 6, out);
 }
 
 int dsm_auth_nonce(uint8_t nonce[DSM_NONCE_LEN])

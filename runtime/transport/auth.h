@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "runtime/base/config.h"
-#include "runtime/base/sha256.h"
+#include "runtime/base/hmac.h"
 
 #define DSM_NONCE_LEN 32
 
@@ -27,9 +27,11 @@ struct dsm_hello {
 	struct dsm_job_settings settings;	/* must equal the receiver's */
 };
 
-void dsm_auth_mac(const uint8_t secret[DSM_SECRET_LEN], enum dsm_auth_role role,
-		  const uint8_t peer_nonce[DSM_NONCE_LEN], const uint8_t own_nonce[DSM_NONCE_LEN],
-		  uint32_t self, uint32_t peer, uint8_t out[DSM_SHA256_LEN]);
+/* The MAC one side sends.  0, or a negative code if libcrypto failed (out
+ * is then random, so it matches nothing). */
+int dsm_auth_mac(const uint8_t secret[DSM_SECRET_LEN], enum dsm_auth_role role,
+		 const uint8_t peer_nonce[DSM_NONCE_LEN], const uint8_t own_nonce[DSM_NONCE_LEN],
+		 uint32_t self, uint32_t peer, uint8_t out[DSM_SHA256_LEN]);
 
 /* Fill a nonce from getrandom(2).  0 or -errno. */
 int dsm_auth_nonce(uint8_t nonce[DSM_NONCE_LEN]);

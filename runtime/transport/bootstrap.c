@@ -11,10 +11,13 @@
  * An all-gather is a JOIN from every node to node 0 and a TABLE from
  * node 0 to every node.  All of this runs in the init thread with blocking
  * sockets and poll() deadlines; nothing waits longer than
- * DSM_CONNECT_TIMEOUT.
+ * DSM_CONNECT_TIMEOUT.  The acceptor's side runs every pending handshake
+ * side by side (dsm_boot_accept), so strangers cannot queue real nodes
+ * behind them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -31,8 +34,6 @@
 #include "runtime/transport/auth.h"
 #include "runtime/transport/bootstrap.h"
 #include "runtime/transport/wire.h"
-
-#define ACCEPT_HANDSHAKE_MS 5000	/* a stalled stranger cannot hold node 0 longer */
 
 struct deadline {
 	uint64_t at_ns;
@@ -336,16 +337,22 @@ int dsm_boot_handshake_initiator(const struct dsm_boot *b, int fd, int peer, con
 			ret == -ETIMEDOUT ? "no answer in time" : strerror(-ret));
 		return ret == -ETIMEDOUT ? -DSM_ETIMEDOUT : -DSM_EPEERLOST;
 	}
-	dsm_auth_mac(cfg->secret, DSM_AUTH_ACCEPTOR, mine.nonce, theirs.nonce,
-		     (uint32_t)peer, (uint32_t)b->self, expect);
-	if (src != peer || theirs.dst != (uint32_t)b->self ||
+	/* Constant time: how much of a forged MAC was right must not show. */
+	if (dsm_auth_mac(cfg->secret, DSM_AUTH_ACCEPTOR, mine.nonce, theirs.nonce,
+			 (uint32_t)peer, (uint32_t)b->self, expect) < 0 ||
+	    src != peer || theirs.dst != (uint32_t)b->self ||
 	    !dsm_memeq_ct(expect, theirs.mac, sizeof(expect))) {
 		dsm_err("authentication failed: the process at %s (node %d) did not prove the "
 			"job's secret; is DSM_JOB_SECRET the same on every node?", addr, peer);
 		return -DSM_EAUTH;
 	}
-	dsm_auth_mac(cfg->secret, DSM_AUTH_INITIATOR, theirs.nonce, mine.nonce,
-		     (uint32_t)b->self, (uint32_t)peer, mac);
+	ret = dsm_auth_mac(cfg->secret, DSM_AUTH_INITIATOR, theirs.nonce, mine.nonce,
+			   (uint32_t)b->self, (uint32_t)peer, mac);
+	if (ret < 0) {
+		dsm_err("connecting to node %d at %s: cannot compute our MAC: %s", peer, addr,
+			strerror(-ret));
+		return ret;
+	}
 	ret = send_frame(fd, b->self, DSM_WT_AUTH, mac, sizeof(mac), d);
 	if (ret < 0) {
 		dsm_err("connecting to node %d at %s: %s", peer, addr, strerror(-ret));
@@ -356,100 +363,341 @@ int dsm_boot_handshake_initiator(const struct dsm_boot *b, int fd, int peer, con
 	return check_settings(b, &theirs.settings, peer);
 }
 
-/*
- * The other side: read the initiator's HELLO, answer with ours and our
- * MAC, check its AUTH.  A stranger that fails is rejected with a warning
- * and the caller goes on waiting for the real node: a bad connection must
- * not bring the job down.  Returns the peer's id, or a negative code.
- */
-int dsm_boot_handshake_acceptor(const struct dsm_boot *b, int fd, int lo, int hi, const int *fds)
+/* ---------- the acceptor's side: many handshakes at once ---------- */
+
+static void hs_reset_part(struct dsm_boot_hs *hs, int state)
 {
-	const struct deadline jobd = { b->deadline_ns }, *job = &jobd;
-	const struct dsm_config *cfg = b->cfg;
-	struct dsm_hello mine = { .dst = 0 }, theirs;
-	uint8_t expect[DSM_SHA256_LEN], mac[DSM_SHA256_LEN];
-	struct deadline d = { dsm_now_ns() + ACCEPT_HANDSHAKE_MS * 1000000ull };
-	const char *why = NULL;
-	char who[80];
-	int src = -1, ret;
-
-	if (d.at_ns > job->at_ns)
-		d = *job;
-	peer_name(fd, who, sizeof(who));
-	ret = recv_frame(fd, DSM_WT_HELLO, &theirs, sizeof(theirs), true, &src, &why, &d);
-	if (ret == 0 && (src < lo || src > hi || fds[src] >= 0 ||
-			 theirs.dst != (uint32_t)b->self)) {
-		ret = -EPROTO;
-		why = "claims a node id that is not expected here";
-	}
-	if (ret == 0) {
-		if ((ret = dsm_auth_nonce(mine.nonce)) < 0)
-			return ret;
-		mine.dst = (uint32_t)src;
-		dsm_config_settings(cfg, &mine.settings);
-		dsm_auth_mac(cfg->secret, DSM_AUTH_ACCEPTOR, theirs.nonce, mine.nonce,
-			     (uint32_t)b->self, (uint32_t)src, mine.mac);
-		ret = send_frame(fd, b->self, DSM_WT_HELLO, &mine, sizeof(mine), &d);
-	}
-	if (ret == 0) {
-		int src2 = -1;
-
-		ret = recv_frame(fd, DSM_WT_AUTH, mac, sizeof(mac), true, &src2, &why, &d);
-		dsm_auth_mac(cfg->secret, DSM_AUTH_INITIATOR, mine.nonce, theirs.nonce,
-			     (uint32_t)src, (uint32_t)b->self, expect);
-		if (ret == 0 && (src2 != src || !dsm_memeq_ct(expect, mac, sizeof(mac)))) {
-			ret = -EACCES;
-			why = "authentication failed (it does not know the job's secret)";
-		}
-	}
-	if (ret == 0)
-		return check_settings(b, &theirs.settings, src) < 0 ? -DSM_ECONFIG : src;
-	if (!why)
-		why = ret == -ETIMEDOUT ? "no complete handshake in time" :
-		      ret == -ECONNRESET ? "closed during the handshake" : strerror(-ret);
-	if (src >= 0)
-		dsm_warn("rejected a connection from %s claiming to be node %d: %s", who, src, why);
-	else
-		dsm_warn("rejected a connection from %s: %s", who, why);
-	return -EACCES;
+	hs->state = state;
+	hs->got = 0;
 }
 
-/* Accept until every node in [lo, hi] has connected and authenticated. */
+void dsm_boot_hs_init(struct dsm_boot_hs *hs, int fd, uint64_t deadline_ns)
+{
+	memset(hs, 0, sizeof(*hs));
+	hs->fd = fd;
+	hs->src = -1;
+	hs->deadline_ns = deadline_ns;
+	hs_reset_part(hs, DSM_HS_HELLO_HDR);
+}
+
+void dsm_boot_hs_want(struct dsm_boot_hs *hs, void **buf, size_t *len)
+{
+	switch (hs->state) {
+	case DSM_HS_HELLO_HDR:
+	case DSM_HS_AUTH_HDR:
+		*buf = (char *)&hs->hdr + hs->got;
+		*len = sizeof(hs->hdr) - hs->got;
+		break;
+	case DSM_HS_HELLO_BODY:
+		*buf = (char *)&hs->theirs + hs->got;
+		*len = sizeof(hs->theirs) - hs->got;
+		break;
+	case DSM_HS_AUTH_BODY:
+		*buf = (char *)hs->auth + hs->got;
+		*len = sizeof(hs->auth) - hs->got;
+		break;
+	default:
+		*buf = NULL;
+		*len = 0;
+	}
+}
+
+/* A complete setup header: the frame we expect, of exactly len bytes. */
+static const char *hs_check_hdr(const struct dsm_boot_hs *hs, uint8_t type, uint32_t len)
+{
+	const char *why = dsm_wire_check(&hs->hdr, hs->src, len);
+
+	if (!why && hs->hdr.type != type)
+		why = "unexpected message type during connection setup";
+	if (!why && hs->hdr.len != len)
+		why = "wrong payload length during connection setup";
+	return why;
+}
+
+/*
+ * n more bytes are in the buffer dsm_boot_hs_want() gave.  When a part
+ * completes, check it: the HELLO's header and claims (a node in [lo, hi]
+ * not connected yet, talking to us), then our reply goes into hs->out (the
+ * caller sends it), then the AUTH's header and MAC.  Nothing here touches a
+ * socket, so that the fuzz target (tests/fuzz) drives exactly this code.
+ * 0: more input wanted; 1: the peer proved the secret (hs->src); -EACCES
+ * with *why: reject it; another negative code: we failed (getrandom,
+ * libcrypto).
+ */
+int dsm_boot_hs_advance(const struct dsm_boot *b, struct dsm_boot_hs *hs, size_t n, int lo,
+			int hi, const int *fds, const char **why)
+{
+	const struct dsm_config *cfg = b->cfg;
+	uint8_t expect[DSM_SHA256_LEN];
+	size_t want;
+	void *buf;
+	int ret;
+
+	dsm_boot_hs_want(hs, &buf, &want);
+	if (n > want)
+		n = want;
+	hs->got += n;
+	if (n < want)
+		return 0;
+	*why = NULL;
+	switch (hs->state) {
+	case DSM_HS_HELLO_HDR:
+		*why = hs_check_hdr(hs, DSM_WT_HELLO, sizeof(hs->theirs));
+		/* The claimed id is checked now, before any reply: a frame
+		 * claiming a node we do not expect is refused at once. */
+		if (!*why && (hs->hdr.src < lo || hs->hdr.src > hi || fds[hs->hdr.src] >= 0)) {
+			hs->src = hs->hdr.src;
+			*why = "claims a node id that is not expected here";
+		}
+		if (*why)
+			return -EACCES;
+		hs->src = hs->hdr.src;
+		hs_reset_part(hs, DSM_HS_HELLO_BODY);
+		return 0;
+	case DSM_HS_HELLO_BODY:
+		if (hs->theirs.dst != (uint32_t)b->self) {
+			*why = "claims a node id that is not expected here";
+			return -EACCES;
+		}
+		memset(&hs->out, 0, sizeof(hs->out));
+		if ((ret = dsm_auth_nonce(hs->out.hello.nonce)) < 0)
+			return ret;
+		hs->out.hdr = (struct dsm_wire_hdr){
+			.magic = DSM_WIRE_MAGIC, .version = DSM_WIRE_VERSION, .type = DSM_WT_HELLO,
+			.src = (uint16_t)b->self, .len = sizeof(hs->out.hello),
+		};
+		hs->out.hello.dst = (uint32_t)hs->src;
+		dsm_config_settings(cfg, &hs->out.hello.settings);
+		if ((ret = dsm_auth_mac(cfg->secret, DSM_AUTH_ACCEPTOR, hs->theirs.nonce,
+					hs->out.hello.nonce, (uint32_t)b->self, (uint32_t)hs->src,
+					hs->out.hello.mac)) < 0)
+			return ret;
+		hs->out_len = sizeof(hs->out);
+		hs_reset_part(hs, DSM_HS_AUTH_HDR);
+		return 0;
+	case DSM_HS_AUTH_HDR:
+		if ((*why = hs_check_hdr(hs, DSM_WT_AUTH, sizeof(hs->auth))))
+			return -EACCES;
+		hs_reset_part(hs, DSM_HS_AUTH_BODY);
+		return 0;
+	case DSM_HS_AUTH_BODY:
+		/* Constant time: how much of a guess was right must not show. */
+		if (dsm_auth_mac(cfg->secret, DSM_AUTH_INITIATOR, hs->out.hello.nonce,
+				 hs->theirs.nonce, (uint32_t)hs->src, (uint32_t)b->self, expect) < 0 ||
+		    !dsm_memeq_ct(expect, hs->auth, sizeof(expect))) {
+			*why = "authentication failed (it does not know the job's secret)";
+			return -EACCES;
+		}
+		/* Two that both know the secret and claim one id: the first won. */
+		if (fds[hs->src] >= 0) {
+			*why = "claims a node id that is connected already";
+			return -EACCES;
+		}
+		hs_reset_part(hs, DSM_HS_DONE);
+		return 1;
+	default:
+		*why = "handshake over";
+		return -EACCES;
+	}
+}
+
+static void hs_reject(struct dsm_boot_hs *hs, const char *why)
+{
+	char who[80];
+
+	peer_name(hs->fd, who, sizeof(who));
+	if (hs->src >= 0)
+		dsm_warn("rejected a connection from %s claiming to be node %d: %s", who, hs->src, why);
+	else
+		dsm_warn("rejected a connection from %s: %s", who, why);
+	close(hs->fd);
+	hs->fd = -1;
+}
+
+/*
+ * Read what a pending connection has sent, without blocking, and advance
+ * its handshake.  Reads never go past the frame being read, so bytes the
+ * peer sends after its AUTH (its JOIN) stay in the socket for their
+ * reader.  0: waiting for more; 1: authenticated; -EACCES: rejected and
+ * closed; another negative code: we failed.
+ */
+static int hs_service(const struct dsm_boot *b, struct dsm_boot_hs *hs, int lo, int hi,
+		      const int *fds)
+{
+	for (;;) {
+		const char *why = NULL;
+		size_t want;
+		void *buf;
+		ssize_t n;
+		int ret;
+
+		dsm_boot_hs_want(hs, &buf, &want);
+		n = recv(hs->fd, buf, want, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n <= 0) {
+			hs_reject(hs, n == 0 ? "closed during the handshake" : strerror(errno));
+			return -EACCES;
+		}
+		ret = dsm_boot_hs_advance(b, hs, (size_t)n, lo, hi, fds, &why);
+		if (ret == -EACCES) {
+			hs_reject(hs, why);
+			return ret;
+		}
+		if (ret < 0) {
+			dsm_err("cannot answer a connection: %s", strerror(-ret));
+			return ret;
+		}
+		if (hs->out_len) {
+			/* Our HELLO (about 200 bytes) always fits a fresh socket's
+			 * send buffer; one that does not is not worth waiting for. */
+			n = send(hs->fd, &hs->out, hs->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n != (ssize_t)hs->out_len) {
+				hs_reject(hs, n < 0 ? strerror(errno) : "it does not read our answer");
+				return -EACCES;
+			}
+			hs->out_len = 0;
+		}
+		if (ret == 1)
+			return 1;
+	}
+}
+
+/*
+ * Serve one pending connection; one that proved the secret and has our
+ * settings moves to fds[].  0 (go on), or a negative code that ends setup:
+ * one of ours with other settings, or a local failure.
+ */
+static int hs_step(const struct dsm_boot *b, struct dsm_boot_hs *h, int lo, int hi, int *fds,
+		   int *missing)
+{
+	int ret = hs_service(b, h, lo, hi, fds);
+
+	if (ret == -EACCES || ret == 0)
+		return 0;
+	if (ret < 0)
+		return ret;
+	ret = check_settings(b, &h->theirs.settings, h->src);
+	if (ret < 0) {
+		close(h->fd);
+		h->fd = -1;
+		return ret;
+	}
+	fds[h->src] = h->fd;
+	h->fd = -1;
+	--*missing;
+	return 0;
+}
+
+static void report_missing(const struct dsm_boot *b, int lo, int hi, const int *fds, int missing)
+{
+	char list[256] = "";
+	size_t at = 0;
+
+	for (int i = lo; i <= hi && at < sizeof(list) - 8; i++)
+		if (fds[i] < 0)
+			at += (size_t)snprintf(list + at, sizeof(list) - at, "%s%d", at ? ", " : "", i);
+	dsm_err("timed out after %u s waiting for node%s %s to connect "
+		"(did it start? see DSM_CONNECT_TIMEOUT)",
+		b->cfg->connect_timeout_ms / 1000, missing > 1 ? "s" : "", list);
+}
+
+/*
+ * Accept until every node in [lo, hi] has connected and authenticated.
+ *
+ * The bound on strangers (dsm(7), SECURITY): handshakes run side by side in
+ * one poll() loop, never one after another, so a connection that sends
+ * nothing holds up nobody.  Each has DSM_BOOT_HANDSHAKE_MS from its accept
+ * to finish; at most DSM_BOOT_MAX_PENDING are unauthenticated at once, and
+ * one more drops the oldest.  A real node answers within one round trip,
+ * so it is only pushed out if that many connections arrive during it.
+ */
 int dsm_boot_accept(const struct dsm_boot *b, int lfd, int lo, int hi, int *fds)
 {
-	const struct deadline dl = { b->deadline_ns }, *d = &dl;
-	int missing = hi - lo + 1;
+	struct dsm_boot_hs *hs = calloc(DSM_BOOT_MAX_PENDING, sizeof(*hs));
+	struct pollfd p[DSM_BOOT_MAX_PENDING + 1];
+	int missing = hi - lo + 1, ret = 0, fl;
 
+	if (!hs)
+		return -ENOMEM;
+	for (int k = 0; k < DSM_BOOT_MAX_PENDING; k++)
+		hs[k].fd = -1;
+	/* Draining the backlog must not block if a connection vanishes
+	 * between poll() and accept(). */
+	fl = fcntl(lfd, F_GETFL);
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		fcntl(lfd, F_SETFL, fl | O_NONBLOCK);
 	while (missing > 0) {
-		int fd, peer, ret;
+		uint64_t now = dsm_now_ns(), wake = b->deadline_ns;
+		int slot[DSM_BOOT_MAX_PENDING + 1], np = 1, oldest = -1, n;
 
-		if ((ret = wait_fd(lfd, POLLIN, d)) < 0) {
-			char list[256] = "";
-			size_t at = 0;
+		if (now >= b->deadline_ns) {
+			report_missing(b, lo, hi, fds, missing);
+			ret = -DSM_ETIMEDOUT;
+			break;
+		}
+		p[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+		for (int k = 0; k < DSM_BOOT_MAX_PENDING; k++) {
+			if (hs[k].fd < 0)
+				continue;
+			if (now >= hs[k].deadline_ns) {
+				hs_reject(&hs[k], "no complete handshake in time");
+				continue;
+			}
+			if (hs[k].deadline_ns < wake)
+				wake = hs[k].deadline_ns;
+			slot[np] = k;
+			p[np++] = (struct pollfd){ .fd = hs[k].fd, .events = POLLIN };
+		}
+		n = poll(p, (nfds_t)np, (int)((wake - now) / 1000000) + 1);
+		if (n < 0 && errno != EINTR) {
+			ret = -errno;
+			break;
+		}
+		if (n <= 0)
+			continue;
+		for (int i = 1; i < np && missing > 0; i++) {
+			struct dsm_boot_hs *h = &hs[slot[i]];
 
-			for (int i = lo; i <= hi && at < sizeof(list) - 8; i++)
-				if (fds[i] < 0)
-					at += (size_t)snprintf(list + at, sizeof(list) - at, "%s%d",
-							       at ? ", " : "", i);
-			dsm_err("timed out after %u s waiting for node%s %s to connect "
-				"(did it start? see DSM_CONNECT_TIMEOUT)",
-				b->cfg->connect_timeout_ms / 1000, missing > 1 ? "s" : "", list);
-			return -DSM_ETIMEDOUT;
+			if (!p[i].revents || h->fd < 0)
+				continue;
+			if ((ret = hs_step(b, h, lo, hi, fds, &missing)) < 0)
+				goto out;
 		}
-		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
+		if (!(p[0].revents & POLLIN) || missing == 0)
 			continue;
-		peer = dsm_boot_handshake_acceptor(b, fd, lo, hi, fds);
-		if (peer < 0) {
-			close(fd);
-			if (peer == -DSM_ECONFIG)	/* one of ours, misconfigured */
-				return peer;
-			continue;
+		/* A few accepts per round, so pending handshakes are served
+		 * between them even under a flood. */
+		for (int a = 0; a < 4; a++) {
+			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), k;
+
+			if (fd < 0)
+				break;
+			oldest = -1;
+			for (k = 0; k < DSM_BOOT_MAX_PENDING && hs[k].fd >= 0; k++)
+				if (oldest < 0 || hs[k].deadline_ns < hs[oldest].deadline_ns)
+					oldest = k;
+			if (k == DSM_BOOT_MAX_PENDING) {
+				hs_reject(&hs[oldest], "too many unauthenticated connections at once; "
+					  "the oldest is dropped");
+				k = oldest;
+			}
+			dsm_boot_hs_init(&hs[k], fd, dsm_now_ns() + DSM_BOOT_HANDSHAKE_MS * 1000000ull);
+			/* A real node sent its HELLO with its connect: answer now. */
+			if ((ret = hs_step(b, &hs[k], lo, hi, fds, &missing)) < 0)
+				goto out;
+			if (missing == 0)
+				break;
 		}
-		fds[peer] = fd;
-		missing--;
 	}
-	return 0;
+out:
+	for (int k = 0; k < DSM_BOOT_MAX_PENDING; k++)
+		if (hs[k].fd >= 0)
+			close(hs[k].fd);
+	free(hs);
+	return ret;
 }
 
 /* The address other nodes reach our listener at, "host:port". */
@@ -515,6 +763,20 @@ static int open_root(struct dsm_boot *b)
 	const struct dsm_config *cfg = b->cfg;
 	int lfd = cfg->boot.listen_fd, ret;
 
+	if (lfd >= 0) {
+		/* An inherited descriptor that is not a listener would only show
+		 * as a timeout waiting for the others, naming the wrong cause. */
+		int acc = 0;
+		socklen_t len = sizeof(acc);
+		int r = getsockopt(lfd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len);
+
+		if (r < 0 || !acc) {
+			dsm_err("DSM_LISTEN_FD=%d: not a listening socket (%s); dsmrun sets it "
+				"for node 0; unset it to listen at DSM_ROOT_ADDR", lfd,
+				r < 0 ? strerror(errno) : "a socket that does not listen");
+			return -DSM_ECONFIG;
+		}
+	}
 	if (lfd < 0) {
 		lfd = listen_root(cfg->boot.root_addr);
 		if (lfd < 0) {

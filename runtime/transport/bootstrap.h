@@ -25,6 +25,8 @@
 
 #include "dsm.h"
 #include "runtime/base/config.h"
+#include "runtime/transport/auth.h"
+#include "runtime/transport/wire.h"
 
 /* The launcher's part (DSM_ROOT_ADDR, DSM_LISTEN_FD, DSM_NODE_HOST) is
  * cfg->boot, parsed and validated with the rest of the configuration. */
@@ -58,24 +60,67 @@ void dsm_boot_close(struct dsm_boot *b);
 
 /*
  * For transports whose own connections are byte streams (TCP): the
- * handshake of one connection, authenticated both ways with the job's
- * secret and settings-checked.  initiator: we connected to node peer at
- * addr (for the error line).  acceptor: a node in [lo, hi] connected to
- * us (fds[i] >= 0: node i is connected already, and may not connect
- * again); returns its id, or a negative code (-EACCES for a stranger, which
- * the caller closes and goes on waiting; -DSM_ECONFIG for one of ours with
- * other settings, which ends setup).
+ * initiator's side of one connection's handshake, authenticated both ways
+ * with the job's secret and settings-checked: we connected to node peer
+ * at addr (for the error line).  0 or a negative code after one line.
  */
 int dsm_boot_handshake_initiator(const struct dsm_boot *b, int fd, int peer, const char *addr);
-int dsm_boot_handshake_acceptor(const struct dsm_boot *b, int fd, int lo, int hi,
-				const int *fds);
+
+/*
+ * The acceptor's side, as a state machine over received bytes, so that
+ * dsm_boot_accept() runs many handshakes side by side and the fuzz target
+ * (tests/fuzz/fuzz_handshake.c) drives the same parser without sockets.
+ *
+ * Bound on strangers: at most DSM_BOOT_MAX_PENDING unauthenticated
+ * connections at once (one more drops the oldest), each closed if its
+ * handshake is not complete DSM_BOOT_HANDSHAKE_MS after its accept.
+ */
+#define DSM_BOOT_HANDSHAKE_MS 3000
+#define DSM_BOOT_MAX_PENDING 32
+
+enum dsm_boot_hs_state {
+	DSM_HS_HELLO_HDR,	/* reading the initiator's HELLO header */
+	DSM_HS_HELLO_BODY,	/* ... its payload */
+	DSM_HS_AUTH_HDR,	/* our HELLO sent; reading its AUTH header */
+	DSM_HS_AUTH_BODY,	/* ... its MAC */
+	DSM_HS_DONE,		/* it proved the secret */
+};
+
+struct dsm_boot_hs {
+	int fd;				/* -1: slot free */
+	int state;			/* enum dsm_boot_hs_state, moved by _advance */
+	int src;			/* the node id it claims; -1 before its header */
+	uint64_t deadline_ns;		/* dsm_now_ns() at which it is dropped */
+	size_t got;			/* bytes of the current part received */
+	struct dsm_wire_hdr hdr;	/* the frame header being read */
+	struct dsm_hello theirs;	/* its HELLO */
+	uint8_t auth[DSM_SHA256_LEN];	/* its AUTH: the initiator's MAC */
+	struct {
+		struct dsm_wire_hdr hdr;
+		struct dsm_hello hello;
+	} out;				/* our HELLO, once theirs is in */
+	size_t out_len;			/* bytes of out the caller must send; 0: none */
+};
+
+void dsm_boot_hs_init(struct dsm_boot_hs *hs, int fd, uint64_t deadline_ns);
+/* Where the next received bytes go, and at most how many. */
+void dsm_boot_hs_want(struct dsm_boot_hs *hs, void **buf, size_t *len);
+/*
+ * n bytes arrived in that buffer.  0: more wanted (send hs->out_len bytes of
+ * hs->out first if set); 1: authenticated as node hs->src (the caller
+ * checks its settings); -EACCES with *why: a stranger, to be closed; any
+ * other negative code: a local failure.
+ */
+int dsm_boot_hs_advance(const struct dsm_boot *b, struct dsm_boot_hs *hs, size_t n, int lo,
+			int hi, const int *fds, const char **why);
 
 /*
  * The socket plumbing the bootstrap uses, for TCP's own connections:
  * listen on host (port "0": any), the listener's "host:port", connect to
  * "host:port" retrying until the deadline (fd or a negative code), and
  * accept until every node in [lo, hi] has connected and passed the
- * handshake (fds[i] set for each; strangers refused with a warning).
+ * handshake (fds[i] set for each; strangers refused with a warning, within
+ * the bound above, while the real nodes go on joining).
  */
 int dsm_boot_listen(const char *host, const char *port, bool reuse);
 void dsm_boot_listener_addr(int lfd, char *out, size_t len);

@@ -49,4 +49,20 @@ enum dsm_wire_type {
  */
 const char *dsm_wire_check(const struct dsm_wire_hdr *hdr, int peer, size_t max_len);
 
+/*
+ * After connection setup, on a byte stream (TCP): a frame from peer whose
+ * body is read straight into place.  A runtime message or BYE carries at
+ * most max_payload bytes; a DSM_WT_PAGE frame carries the runtime's header
+ * and then bytes for [arg0, arg0 + len - 32) of the registered memory,
+ * which must lie inside [0, mem_len) (mem_len 0: nothing registered yet).
+ * NULL if the header may be acted on, else the problem.  The fuzz target
+ * tests/fuzz/fuzz_wire.c writes bodies where this lets them, under ASan.
+ */
+const char *dsm_wire_check_stream(const struct dsm_wire_hdr *hdr, int peer, size_t max_payload,
+				  size_t mem_len);
+
+/* The runtime's header inside a complete DSM_WT_PAGE frame outer.  NULL or the problem. */
+const char *dsm_wire_check_page(const struct dsm_wire_hdr *inner, const struct dsm_wire_hdr *outer,
+				int peer, size_t max_payload);
+
 #endif /* DSM_TRANSPORT_WIRE_H */

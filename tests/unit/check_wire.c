@@ -4,7 +4,7 @@
  * runtime/transport/auth.c (the handshake MACs and nonces).
  *
  * The handshake test mirrors dsm_boot_handshake_initiator() and
- * dsm_boot_handshake_acceptor() in runtime/transport/bootstrap.c argument
+ * dsm_boot_hs_advance() in runtime/transport/bootstrap.c argument
  * for argument: if either side changes the order of roles, nonces or ids,
  * the MACs stop agreeing and this test says so before a job does.
  */
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "runtime/base/config.h"
-#include "runtime/base/sha256.h"
+#include "runtime/base/hmac.h"
 #include "runtime/transport/auth.h"
 #include "runtime/transport/wire.h"
 
@@ -139,6 +139,52 @@ START_TEST(test_wire_oversize)
 	ck_assert_ptr_null(dsm_wire_check(&h, 3, 0xffffffffu));
 	h.len = 1;
 	ck_assert_ptr_nonnull(dsm_wire_check(&h, 3, 0));
+}
+END_TEST
+
+/* ---------- dsm_wire_check_stream, dsm_wire_check_page (tcp.c) ---------- */
+
+START_TEST(test_wire_stream)
+{
+	struct dsm_wire_hdr h = good_hdr(), in;
+
+	/* runtime messages up to max_payload; setup messages refused */
+	ck_assert_ptr_null(dsm_wire_check_stream(&h, 3, 4096, 0));
+	h.len = 4097;
+	ck_assert_ptr_nonnull(dsm_wire_check_stream(&h, 3, 4096, 0));
+	h.len = 0;
+	h.type = DSM_WT_BYE;
+	ck_assert_ptr_null(dsm_wire_check_stream(&h, 3, 4096, 0));
+	for (int t = DSM_WT_HELLO; t <= DSM_WT_TABLE; t++) {
+		h.type = (uint8_t)t;
+		ck_assert_ptr_nonnull(dsm_wire_check_stream(&h, 3, 4096, 1 << 20));
+	}
+	/* pages: inside the registered memory only, never before it */
+	h.type = DSM_WT_PAGE;
+	h.len = 32 + 4096;
+	h.arg0 = 8192;
+	ck_assert_ptr_nonnull(dsm_wire_check_stream(&h, 3, 4096, 0));
+	ck_assert_ptr_null(dsm_wire_check_stream(&h, 3, 4096, 3 * 4096));
+	h.arg0 = 8193;
+	ck_assert_ptr_nonnull(dsm_wire_check_stream(&h, 3, 4096, 3 * 4096));
+	h.arg0 = ~0ull - 10;
+	ck_assert_ptr_nonnull(dsm_wire_check_stream(&h, 3, 4096, 3 * 4096));
+	h.arg0 = 0;
+	h.len = 32;
+	ck_assert_ptr_nonnull(dsm_wire_check_stream(&h, 3, 4096, 3 * 4096));
+	h.len = 32 + 4097;
+	ck_assert_ptr_nonnull(dsm_wire_check_stream(&h, 3, 4096, 3 * 4096));
+
+	/* the inner header matches the frame and is a runtime message */
+	h.len = 32 + 100;
+	in = good_hdr();
+	in.len = 100;
+	ck_assert_ptr_null(dsm_wire_check_page(&in, &h, 3, 4096));
+	in.len = 99;
+	ck_assert_ptr_nonnull(dsm_wire_check_page(&in, &h, 3, 4096));
+	in.len = 100;
+	in.type = DSM_WT_BYE;
+	ck_assert_ptr_nonnull(dsm_wire_check_page(&in, &h, 3, 4096));
 }
 END_TEST
 
@@ -422,6 +468,7 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, test_wire_src_mismatch);
 	tcase_add_test(tc, test_wire_types);
 	tcase_add_test(tc, test_wire_oversize);
+	tcase_add_test(tc, test_wire_stream);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("auth");

@@ -37,7 +37,7 @@
 
 #include "runtime/base/clock.h"
 #include "runtime/base/log.h"
-#include "runtime/base/sha256.h"
+#include "runtime/base/hmac.h"
 #include "runtime/transport/rdma/rdma.h"
 
 #define REQ_MAGIC 0x52445344u		/* "DSDR" */
@@ -192,8 +192,9 @@ static int listen_local(struct dsm_rdma *r, struct sockaddr_storage *ep)
 
 /* ---------- authentication ---------- */
 
-static void conn_mac(const struct dsm_rdma *r, char role, int from, int to,
-		     const uint8_t nonce[16], uint8_t out[MAC_LEN])
+/* 0, or a negative code if libcrypto failed (out is then random). */
+static int conn_mac(const struct dsm_rdma *r, char role, int from, int to,
+		    const uint8_t nonce[16], uint8_t out[MAC_LEN])
 {
 	static const char label[] = "libdsm-rdma-cm-v1";
 	uint8_t full[DSM_SHA256_LEN], rl = (uint8_t)role;
@@ -208,8 +209,10 @@ static void conn_mac(const struct dsm_rdma *r, char role, int from, int to,
 		{ r->eps[to].nonce, DSM_NONCE_LEN },
 	};
 
-	dsm_hmac_sha256(r->tp.params.cfg->secret, DSM_SECRET_LEN, parts, 7, full);
+	int ret = dsm_hmac_sha256(r->tp.params.cfg->secret, DSM_SECRET_LEN, parts, 7, full);
+
 	memcpy(out, full, MAC_LEN);
+	return ret;
 }
 
 /* ---------- events ---------- */
@@ -290,8 +293,8 @@ static const char *check_request(struct dsm_rdma *r, struct rdma_cm_event *ev)
 		return "not a libdsm node (no or malformed connection data)";
 	if (q->to != r->tp.self || q->from <= r->tp.self || q->from >= r->tp.nnodes)
 		return "a node id that may not connect to this node";
-	conn_mac(r, 'I', q->from, q->to, q->nonce, mac);
-	if (!dsm_memeq_ct(mac, q->mac, MAC_LEN))
+	if (conn_mac(r, 'I', q->from, q->to, q->nonce, mac) < 0 ||
+	    !dsm_memeq_ct(mac, q->mac, MAC_LEN))
 		return "it did not prove the job's secret";
 	if (r->conns[q->from].established || r->conns[q->from].id)
 		return "a node that is connected already";
@@ -400,8 +403,9 @@ static int on_event(struct dsm_rdma *r, struct rdma_cm_event *ev, struct pending
 			const struct conn_rep *a = ev->param.conn.private_data;
 			uint8_t mac[MAC_LEN];
 
-			conn_mac(r, 'A', r->tp.self, c->peer, pend[c->peer].nonce, mac);
-			if (!a || ev->param.conn.private_data_len < sizeof(*a) || a->magic != REP_MAGIC ||
+			/* A failed conn_mac leaves mac random: the compare fails too. */
+			if (conn_mac(r, 'A', r->tp.self, c->peer, pend[c->peer].nonce, mac) < 0 ||
+			    !a || ev->param.conn.private_data_len < sizeof(*a) || a->magic != REP_MAGIC ||
 			    a->from != r->tp.self || a->to != c->peer ||
 			    !dsm_memeq_ct(mac, a->mac, MAC_LEN)) {
 				dsm_err("rdma: node %d at %s did not prove the job's secret", c->peer, peer);

@@ -234,20 +234,9 @@ static void lost(struct dsm_tcp *t, struct dsm_tcp_conn *c, const char *why)
 static int start_frame(struct dsm_tcp *t, struct dsm_tcp_conn *c)
 {
 	struct dsm_wire_hdr *h = &c->next;
-	const char *why = dsm_wire_check(h, c->peer, t->tp.params.max_payload + sizeof(*h));
+	const char *why = dsm_wire_check_stream(h, c->peer, t->tp.params.max_payload,
+						t->tp.mem_base ? t->tp.mem_len : 0);
 
-	if (!why && h->type < DSM_WT_RUNTIME && h->type != DSM_WT_BYE && h->type != DSM_WT_PAGE)
-		why = "connection-setup message after setup";
-	if (!why && h->type != DSM_WT_PAGE && h->len > t->tp.params.max_payload)
-		why = "payload longer than any valid message";
-	if (!why && h->type == DSM_WT_PAGE) {
-		size_t plen = h->len - (h->len >= sizeof(*h) ? sizeof(*h) : h->len);
-
-		if (h->len <= sizeof(*h) || !t->tp.mem_base)
-			why = "a page frame without a page, or before memory was registered";
-		else if (h->arg0 > t->tp.mem_len || plen > t->tp.mem_len - h->arg0)
-			why = "a page frame outside the registered memory";
-	}
 	if (why) {
 		lost(t, c, why);
 		return -DSM_EPROTO;
@@ -279,11 +268,8 @@ static int end_frame(struct dsm_tcp *t, struct dsm_tcp_conn *c)
 	if (h->type == DSM_WT_BYE) {
 		__atomic_store_n(&t->tp.bye_recv[c->peer], true, __ATOMIC_RELEASE);
 	} else if (h->type == DSM_WT_PAGE) {
-		const char *why = dsm_wire_check(&c->inner, c->peer, t->tp.params.max_payload);
+		const char *why = dsm_wire_check_page(&c->inner, h, c->peer, t->tp.params.max_payload);
 
-		if (!why && (c->inner.type < DSM_WT_RUNTIME ||
-			     c->inner.len != h->len - sizeof(c->inner)))
-			why = "a page frame whose inner header does not match it";
 		if (why) {
 			lost(t, c, why);
 			return -DSM_EPROTO;

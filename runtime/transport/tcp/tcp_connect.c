@@ -30,7 +30,9 @@ static int connect_mesh(struct dsm_tcp *t, struct dsm_boot *b)
 
 	lfd = dsm_boot_listen(b->local_host, "0", false);
 	if (lfd < 0) {
-		dsm_err("cannot listen on %s for the other nodes: %s", b->local_host, strerror(-lfd));
+		dsm_err("cannot listen on %s for the other nodes: %s%s", b->local_host, strerror(-lfd),
+			b->cfg->boot.node_host[0] ?
+			" (DSM_NODE_HOST: give a name or address of this machine)" : "");
 		return -DSM_ECONFIG;
 	}
 	dsm_boot_listener_addr(lfd, me, sizeof(me));
