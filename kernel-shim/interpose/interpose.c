@@ -833,6 +833,31 @@ __attribute__((constructor)) static void dsm_ip_load(void)
 	dsm_ip_resolve();
 }
 
+/*
+ * Is def (what the program binds read, write, ... to) a sanitizer's
+ * interceptor?  In a program built with ASan or TSan the sanitizer's library
+ * comes first in the search order and defines these names itself; its
+ * interceptor checks the buffer, then calls the next definition, found
+ * with dlsym(RTLD_NEXT) from that library: ours.  Such a name is bound.
+ * Init thread.
+ */
+static bool dsm_ip_is_sanitizer(void *def)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_ADDRESS__)
+	void *rt = dlsym(RTLD_DEFAULT, "__asan_init");
+#else
+	void *rt = dlsym(RTLD_DEFAULT, "__tsan_init");
+#endif
+	Dl_info d, r;
+
+	return rt && dladdr(def, &d) && dladdr(rt, &r) && d.dli_fbase == r.dli_fbase;
+#else
+	(void)def;
+	return false;
+#endif
+}
+
 void dsm_interpose_install(const struct dsm_heap *heap)
 {
 	long sys_page = sysconf(_SC_PAGESIZE);
@@ -862,7 +887,7 @@ void dsm_interpose_install(const struct dsm_heap *heap)
 		void *def = dlsym(RTLD_DEFAULT, dsm_ip_hooks[i].name);
 		int n;
 
-		if (!def || def == dsm_ip_hooks[i].self)
+		if (!def || def == dsm_ip_hooks[i].self || dsm_ip_is_sanitizer(def))
 			continue;
 		n = snprintf(names + len, sizeof(names) - len, "%s%s", unbound ? ", " : "",
 			     dsm_ip_hooks[i].name);

@@ -141,6 +141,8 @@ int main(int argc, char **argv)
 					     g[k][r * cols + c], p[k][r * cols + c],
 					     nodes, iters);
 	}
+	for (k = 0; k < 2; k++)
+		free(p[k]);
 
 	rc = dsm_finalize();
 	if (rc)
