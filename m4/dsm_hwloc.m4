@@ -9,5 +9,5 @@ AC_DEFUN([DSM_CHECK_HWLOC], [
   ])
   AC_DEFINE_UNQUOTED([HAVE_HWLOC], [$have_hwloc], [hwloc])
   AM_CONDITIONAL([HAVE_HWLOC], [test $have_hwloc = 1])
-  AS_IF([test $have_hwloc = 1], [dsm_hwloc_summary="hwloc found (placement not yet implemented)"], [dsm_hwloc_summary="no"])
+  AS_IF([test $have_hwloc = 1], [dsm_hwloc_summary="hwloc (DSM_NUMA, DSM_BIND, dsmrun --bind)"], [dsm_hwloc_summary="no"])
 ])

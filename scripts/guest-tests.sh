@@ -5,7 +5,8 @@
 # boot by .ci/run:
 #   1. the network-namespace test with a real `tc netem` delay on every link;
 #   2. the transport conformance suite, which there runs rdma too;
-#   3. the multi-node tests over DSM_TRANSPORT=rdma (tests/rdma/check_rdma.sh).
+#   3. the multi-node tests over DSM_TRANSPORT=rdma (tests/rdma/check_rdma.sh);
+#   4. the NUMA tests that need two domains (tests/numa/check_numa2.sh).
 # Each part prints its own lines; the last line adds them up:
 # "N passed, N failed".  BUILD_DIR is the host's build tree (shared).
 set -uo pipefail
@@ -52,6 +53,13 @@ if [ -f "$top/tests/rdma/check_rdma.sh" ]; then
 	TEST_BINDIR="$build/tests/multinode" DSMRUN="$build/tools/dsmrun/dsmrun" \
 		bash "$top/tests/rdma/check_rdma.sh" 2>&1 | tee "$log"
 	count rdma "${PIPESTATUS[0]}" "$log"
+fi
+
+if [ -f "$top/tests/numa/check_numa2.sh" ]; then
+	echo "guest: NUMA placement, migration, replication and freezing on 2 domains"
+	TOP_BUILDDIR="$build" DSMRUN="$build/tools/dsmrun/dsmrun" \
+		bash "$top/tests/numa/check_numa2.sh" 2>&1 | tee "$log"
+	count numa "${PIPESTATUS[0]}" "$log"
 fi
 
 echo "$passed passed, $failed failed"

@@ -9,7 +9,7 @@ build=${BUILD_DIR:-$top/build}
 
 pkgs="build-essential autoconf automake libtool pkg-config check libhwloc-dev
 libibverbs-dev librdmacm-dev gnuplot-nox iproute2 python3 openmpi-bin
-libssl-dev clang"
+libssl-dev clang slurm-wlm munge"
 missing=()
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")

@@ -6,6 +6,7 @@
 
 #include "runtime/base/log.h"
 #include "runtime/core/rt.h"
+#include "runtime/numa/numa.h"
 #include "runtime/protocol/protocol.h"
 
 int dsm_node_id(void)
@@ -38,6 +39,13 @@ int dsm_home_node(const void *ptr)
 	if (!dsm_rt || !dsm_heap_contains(&dsm_rt->heap, ptr))
 		return -EINVAL;
 	return dsm_rt->proto->home_of(dsm_rt, dsm_heap_page_of(&dsm_rt->heap, ptr));
+}
+
+int dsm_bind_thread(int index)
+{
+	if (!dsm_rt)
+		return -DSM_ENOTINIT;
+	return dsm_numa_bind_thread(dsm_rt, index);
 }
 
 void *dsm_alloc_collective(size_t size)
@@ -81,18 +89,39 @@ void dsm_barrier(void)
 		dsm_sync_barrier(dsm_rt);
 }
 
+/*
+ * A bad lock id or a release without holding the lock is the program's
+ * bug: besides the code (API.md), one line that says which call and why,
+ * since programs often ignore what these return.
+ */
 int dsm_lock_acquire(unsigned lock_id)
 {
 	if (!dsm_rt)
 		return -DSM_ENOTINIT;
+	if (lock_id >= DSM_MAX_LOCKS) {
+		dsm_err("dsm_lock_acquire(%u): lock id out of range (0 to %d, DSM_MAX_LOCKS - 1)",
+			lock_id, DSM_MAX_LOCKS - 1);
+		return -EINVAL;
+	}
 	return dsm_sync_lock_acquire(dsm_rt, lock_id);
 }
 
 int dsm_lock_release(unsigned lock_id)
 {
+	int ret;
+
 	if (!dsm_rt)
 		return -DSM_ENOTINIT;
-	return dsm_sync_lock_release(dsm_rt, lock_id);
+	if (lock_id >= DSM_MAX_LOCKS) {
+		dsm_err("dsm_lock_release(%u): lock id out of range (0 to %d, DSM_MAX_LOCKS - 1)",
+			lock_id, DSM_MAX_LOCKS - 1);
+		return -EINVAL;
+	}
+	ret = dsm_sync_lock_release(dsm_rt, lock_id);
+	if (ret == -DSM_ENOTHELD)
+		dsm_err("dsm_lock_release(%u): node %d does not hold this lock", lock_id,
+			dsm_rt->self);
+	return ret;
 }
 
 void dsm_acquire(void)

@@ -5,33 +5,68 @@
  * transport, service thread) and down in reverse.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "kernel-shim/interpose/interpose.h"
 #include "runtime/base/log.h"
 #include "runtime/core/rt.h"
+#include "runtime/numa/numa.h"
 #include "runtime/protocol/protocol.h"
 
 struct dsm_rt *dsm_rt;
 static pthread_mutex_t dsm_init_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * Tell dsmrun that this node is a libdsm program that called dsm_init:
+ * one byte (the node's id, informative only) into the pipe DSM_READY_FD
+ * names, then close it.  dsmrun thereby tells a program that is not a
+ * libdsm program (or never starts a job) from a slow one, instead of
+ * waiting for it or calling it a success.  Only a pipe is written to: a
+ * program may have closed the descriptor and reused its number.  Once per
+ * process; called with dsm_init_lock held, before anything can fail.
+ */
+static void report_init(void)
+{
+	static bool done;
+	const char *v = getenv("DSM_READY_FD");
+	const char *id = getenv("DSM_NODE_ID");
+	uint64_t fd;
+	struct stat st;
+	unsigned char b;
+
+	if (done || !v)
+		return;
+	done = true;
+	if (dsm_config_parse_uint(v, INT_MAX, &fd) < 0 || fstat((int)fd, &st) < 0 ||
+	    !S_ISFIFO(st.st_mode))
+		return;
+	b = (unsigned char)(id ? atoi(id) : 0);
+	if (write((int)fd, &b, 1) < 0) {
+		/* dsmrun gone: it will not miss the byte. */
+	}
+	close((int)fd);
+}
+
 /* The fault backend's callback: application thread, maybe signal context. */
 static int dsm_rt_fault(void *ctx, void *addr, enum dsm_access access)
 {
 	struct dsm_rt *rt = ctx;
+	size_t page = dsm_heap_page_of(&rt->heap, addr);
 
-	return rt->proto->fault(rt, dsm_heap_page_of(&rt->heap, addr), access);
+	/* NUMA first: it counts the access, and a fault its scanner caused
+	 * by closing the page to sample it ends there (runtime/numa). */
+	if (rt->numa && dsm_numa_fault(rt, page, access))
+		return 0;
+	return rt->proto->fault(rt, page, access);
 }
 
 /* Refuse, with one line each, what this version cannot do yet. */
 static int check_supported(const struct dsm_config *cfg)
 {
-	if (cfg->numa != DSM_NUMA_OFF) {
-		/* TODO: NUMA placement (hwloc) is its own issue. */
-		dsm_err("DSM_NUMA: page placement is not supported yet in this version; use DSM_NUMA=off");
-		return -DSM_ENOTSUP;
-	}
 	if (cfg->restart) {
 		/* TODO: checkpoint/restart is its own issue. */
 		dsm_err("DSM_RESTART=1: checkpoint/restart is not supported yet in this version");
@@ -40,9 +75,40 @@ static int check_supported(const struct dsm_config *cfg)
 	return 0;
 }
 
+/*
+ * DSM_STATS=PATH: node 0 writes PATH.tmp.PID in PATH's directory at
+ * dsm_finalize and renames it.  A directory that is missing or not
+ * writable would only show after the whole run; say so now instead.
+ */
+static int check_stats_path(const struct dsm_config *cfg, int self)
+{
+	char dir[sizeof(cfg->stats_path)];
+	char *slash;
+
+	if (cfg->stats != DSM_STATS_FILE || self != 0)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s", cfg->stats_path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';		/* "/file": the root directory */
+	else
+		*slash = '\0';
+	if (access(dir, W_OK | X_OK) < 0) {
+		dsm_err("DSM_STATS=%s: node 0 cannot write the statistics in %s: %s",
+			cfg->stats_path, dir, strerror(errno));
+		return -DSM_ECONFIG;
+	}
+	return 0;
+}
+
 static void teardown(struct dsm_rt *rt)
 {
 	dsm_service_stop(rt);
+	/* The NUMA scanner changes protections: stop it while the fault
+	 * backend is still there (its module's fini comes later). */
+	dsm_numa_stop(rt);
 	if (rt->tp)
 		rt->tp->ops->close(rt->tp);
 	dsm_interpose_uninstall();
@@ -61,8 +127,10 @@ int dsm_init(int *argc, char ***argv)
 	int ret;
 
 	pthread_mutex_lock(&dsm_init_lock);
+	report_init();
 	if (dsm_rt) {
 		pthread_mutex_unlock(&dsm_init_lock);
+		dsm_err("dsm_init: called again; libdsm is already initialized (call dsm_finalize first)");
 		return -EALREADY;
 	}
 	rt = calloc(1, sizeof(*rt));
@@ -80,6 +148,8 @@ int dsm_init(int *argc, char ***argv)
 	dsm_log_node = rt->self;
 	rt->spin_ns = rt->cfg.poll_ns;
 	ret = check_supported(&rt->cfg);
+	if (ret == 0)
+		ret = check_stats_path(&rt->cfg, rt->self);
 	if (ret < 0)
 		goto err_free;
 	rt->proto = dsm_protocol_find(rt->cfg.consistency);
@@ -94,10 +164,12 @@ int dsm_init(int *argc, char ***argv)
 	ret = dsm_dir_init(&rt->dir, rt->heap.npages, rt->nnodes, rt->self,
 			   dsm_manager_block(&rt->cfg));
 	if (ret < 0) {
-		dsm_err("out of memory for the page directory of %zu pages", rt->heap.npages);
+		dsm_err("out of memory for the page directory of %zu pages (DSM_HEAP_SIZE %zu MiB "
+			"in %zu-byte pages): lower DSM_HEAP_SIZE or raise DSM_PAGE_SIZE",
+			rt->heap.npages, rt->heap.size >> 20, rt->heap.page_size);
 		goto err_teardown;
 	}
-	/* allocator, sync, intervals, stats, protocol (core/module.c) */
+	/* allocator, sync, intervals, stats, protocol, ... (core/module.c) */
 	ret = dsm_modules_init(rt);
 	if (ret < 0)
 		goto err_teardown;
@@ -148,8 +220,11 @@ int dsm_finalize(void)
 	struct dsm_rt *rt = dsm_rt;
 	int ret;
 
-	if (!rt)
+	if (!rt) {
+		dsm_err("dsm_finalize: libdsm is not initialized (dsm_init was not called, "
+			"failed, or dsm_finalize was called already)");
 		return -DSM_ENOTINIT;
+	}
 	dsm_sync_barrier(rt);
 	ret = dsm_stats_report(rt);
 	/* BYE to everyone and theirs from everyone: after this no message

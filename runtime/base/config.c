@@ -141,13 +141,24 @@ static int parse_job(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 		cfg->num_nodes = 1;
 		return 0;
 	}
-	if (!sv || dsm_config_parse_uint(sv, DSM_MAX_NODES, &n) < 0 || n < 1)
-		return bad(sname ? sname : "DSM_NUM_NODES", sv ? sv : "",
-			   "node count must be 1 to 64 (DSM_MAX_NODES)");
+	/* Half a job: name the variable that is set, not the one that is not. */
+	if (!sv) {
+		dsm_err("%s is set but no node count is (DSM_NUM_NODES, SLURM_NTASKS, "
+			"OMPI_COMM_WORLD_SIZE or PMI_SIZE); set both, or neither for a job of one node",
+			rname);
+		return -DSM_ECONFIG;
+	}
+	if (!rv) {
+		dsm_err("%s is set but no node id is (DSM_NODE_ID, SLURM_PROCID, "
+			"OMPI_COMM_WORLD_RANK or PMI_RANK); set both, or neither for a job of one node",
+			sname);
+		return -DSM_ECONFIG;
+	}
+	if (dsm_config_parse_uint(sv, DSM_MAX_NODES, &n) < 0 || n < 1)
+		return bad(sname, sv, "node count must be 1 to 64 (DSM_MAX_NODES)");
 	cfg->num_nodes = (int)n;
-	if (!rv || dsm_config_parse_uint(rv, (uint64_t)cfg->num_nodes - 1, &n) < 0)
-		return bad(rname ? rname : "DSM_NODE_ID", rv ? rv : "",
-			   "node id must be 0 to the node count minus one");
+	if (dsm_config_parse_uint(rv, (uint64_t)cfg->num_nodes - 1, &n) < 0)
+		return bad(rname, rv, "node id must be 0 to the node count minus one");
 	cfg->node_id = (int)n;
 
 	if ((v = get("DSM_LOCAL_NODES", ctx))) {
@@ -212,6 +223,9 @@ int dsm_config_parse(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 	cfg->first_touch = true;
 	cfg->poll_ns = 50000;
 	cfg->connect_timeout_ms = 30000;
+	cfg->bind = DSM_BIND_NONE;
+	cfg->numa_period_ms = 10;
+	cfg->numa_sample = 1024;
 	cfg->boot.listen_fd = -1;
 
 	/* DSM_LOG first, so that later messages obey it. */
@@ -258,6 +272,23 @@ int dsm_config_parse(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 		if ((i = pick(v, numa)) < 0)
 			return bad("DSM_NUMA", v, "expected off, first-touch, interleave or migrate");
 		cfg->numa = (enum dsm_numa_mode)i;
+	}
+	if ((v = get("DSM_BIND", ctx))) {
+		static const char *const binds[] = { "none", "numa", "core", NULL };
+
+		if ((i = pick(v, binds)) < 0)
+			return bad("DSM_BIND", v, "expected none, numa or core");
+		cfg->bind = (enum dsm_bind_mode)i;
+	}
+	if ((v = get("DSM_NUMA_PERIOD_MS", ctx))) {
+		if (dsm_config_parse_uint(v, 10000, &n) < 0 || n == 0)
+			return bad("DSM_NUMA_PERIOD_MS", v, "expected milliseconds from 1 to 10000");
+		cfg->numa_period_ms = (unsigned int)n;
+	}
+	if ((v = get("DSM_NUMA_SAMPLE", ctx))) {
+		if (dsm_config_parse_uint(v, 1u << 20, &n) < 0)
+			return bad("DSM_NUMA_SAMPLE", v, "expected a number of pages from 0 to 1048576");
+		cfg->numa_sample = (unsigned int)n;
 	}
 	if ((v = get("DSM_STATS", ctx))) {
 		if (!strcmp(v, "0") || !*v) {
@@ -417,9 +448,11 @@ const char *dsm_config_settings_diff(const struct dsm_job_settings *a,
 /* Every variable libdsm reads: the only names --dsm-NAME may use. */
 static const char *const known_vars[] = {
 	"DSM_CONSISTENCY", "DSM_TRANSPORT", "DSM_HEAP_SIZE", "DSM_PAGE_SIZE",
-	"DSM_FAULT_BACKEND", "DSM_NUMA", "DSM_STATS", "DSM_CHECKPOINT_DIR", "DSM_RESTART",
+	"DSM_FAULT_BACKEND", "DSM_NUMA", "DSM_BIND", "DSM_NUMA_PERIOD_MS", "DSM_NUMA_SAMPLE",
+	"DSM_STATS", "DSM_CHECKPOINT_DIR", "DSM_RESTART",
 	"DSM_LOG", "DSM_HEAP_BASE", "DSM_HOME_BLOCK", "DSM_HOMES", "DSM_POLL_US", "DSM_CONNECT_TIMEOUT",
-	"DSM_NODE_ID", "DSM_NUM_NODES", "DSM_LOCAL_NODES", "DSM_LISTEN_FD", "DSM_NODE_HOST",
+	"DSM_NODE_ID", "DSM_NUM_NODES", "DSM_LOCAL_NODES", "DSM_LISTEN_FD", "DSM_READY_FD",
+	"DSM_NODE_HOST",
 	"DSM_ROOT_ADDR", "DSM_JOB_SECRET",
 	"DSM_RDMA_DEVICE", "DSM_RDMA_PORT", "DSM_RDMA_GID_INDEX", NULL,
 };

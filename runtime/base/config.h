@@ -17,6 +17,8 @@
 #define DSM_DEFAULT_HEAP_BASE 0x100000000000ull	/* 16 TiB: clear of PIE, libs and stacks */
 
 enum dsm_numa_mode { DSM_NUMA_OFF, DSM_NUMA_FIRST_TOUCH, DSM_NUMA_INTERLEAVE, DSM_NUMA_MIGRATE };
+/* DSM_BIND: what each application thread of a node is bound to. */
+enum dsm_bind_mode { DSM_BIND_NONE, DSM_BIND_NUMA, DSM_BIND_CORE };
 enum dsm_stats_mode { DSM_STATS_OFF, DSM_STATS_STDERR, DSM_STATS_FILE };
 
 /* The largest DSM_PAGE_SIZE of release and weak consistency. */
@@ -42,6 +44,10 @@ struct dsm_config {
 	bool first_touch;		/* DSM_HOMES=first-touch (relaxed models only) */
 	uint64_t poll_ns;		/* DSM_POLL_US: busy-poll before blocking */
 	unsigned int connect_timeout_ms;	/* DSM_CONNECT_TIMEOUT (seconds) */
+	/* runtime/numa: thread binding and the migrate policy's scanner */
+	enum dsm_bind_mode bind;	/* DSM_BIND */
+	unsigned int numa_period_ms;	/* DSM_NUMA_PERIOD_MS: scan period */
+	unsigned int numa_sample;	/* DSM_NUMA_SAMPLE: pages sampled per scan */
 	/* DSM_TRANSPORT=rdma: the device and port ("" and 0: the first
 	 * active port), and the GID index the micro-benchmark's floors use */
 	char rdma_device[64];		/* DSM_RDMA_DEVICE */

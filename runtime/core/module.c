@@ -37,6 +37,7 @@ static const struct dsm_module *const dsm_modules[] = {
 	&dsm_iv_module,
 	&dsm_stats_module,
 	&dsm_protocol_module,
+	&dsm_numa_module,
 };
 
 int dsm_modules_init(struct dsm_rt *rt)

@@ -11,7 +11,7 @@
  * and the protocols send through core/service.c, and core/service.c
  * delivers back through the registry's table, not by name.
  *
- * Checkpoints (runtime/ckpt) walk the same list: every module quiesces,
+ * Checkpoints (runtime/ft, issue 10) will walk the same list: every module quiesces,
  * saves its part of the node's state and restores it, in list order.
  *
  * A new module (NUMA placement, say) is one new file that fills in a
@@ -107,5 +107,6 @@ extern const struct dsm_module dsm_sync_module;
 extern const struct dsm_module dsm_iv_module;
 extern const struct dsm_module dsm_stats_module;
 extern const struct dsm_module dsm_protocol_module;
+extern const struct dsm_module dsm_numa_module;
 
 #endif /* DSM_CORE_MODULE_H */

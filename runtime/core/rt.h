@@ -69,9 +69,11 @@ struct dsm_counters {
 	uint64_t lock_acquires, barriers;
 	uint64_t numa_migrations;
 	uint64_t twins, write_notices;
+	uint64_t numa_replications, numa_freezes;	/* runtime/numa/migrate.c */
 };
 
 struct dsm_protocol_ops;
+struct dsm_numa;
 
 struct dsm_rt {
 	struct dsm_config cfg;
@@ -86,6 +88,7 @@ struct dsm_rt {
 	struct dsm_intervals iv;	/* vector time and write notices */
 	struct dsm_alloc alloc;
 	struct dsm_counters counters;
+	struct dsm_numa *numa;		/* runtime/numa: NULL when DSM_NUMA and DSM_BIND are off */
 	struct dsm_registry reg;	/* message types -> modules (module.h) */
 	size_t modules_up;		/* module.c: how many of its list are up */
 	uint64_t spin_ns;		/* how long a waiting thread spins first */

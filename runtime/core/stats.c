@@ -9,13 +9,14 @@
 #include "runtime/base/futex.h"
 #include "runtime/base/log.h"
 #include "runtime/core/rt.h"
+#include "runtime/numa/numa.h"
 
 /* The field names of struct dsm_stats, in order: the JSON keys. */
 #define DSM_STATS_FIELDS(X) \
 	X(read_faults) X(write_faults) X(pages_fetched) X(pages_sent) X(invalidations) \
 	X(diffs_created) X(diffs_applied) X(diff_bytes) X(msgs_sent) X(msgs_recv) \
 	X(bytes_sent) X(bytes_recv) X(lock_acquires) X(barriers) X(numa_migrations) \
-	X(twins) X(write_notices) X(notices_held)
+	X(twins) X(write_notices) X(notices_held) X(numa_replications) X(numa_freezes)
 
 /* finalize: node 0 gathers every node's counters (one runtime per process) */
 static struct {
@@ -130,6 +131,8 @@ static int write_json(struct dsm_rt *rt)
 #define FIELD(x) fprintf(f, ", \"" #x "\": %llu", (unsigned long long)s->x);
 		DSM_STATS_FIELDS(FIELD)
 #undef FIELD
+		if (n == 0)
+			dsm_numa_json(rt, f);	/* this machine's topology, policy, costs */
 		fprintf(f, "}%s\n", n + 1 < rt->nnodes ? "," : "");
 	}
 	fprintf(f, "]\n");

@@ -106,6 +106,16 @@ int dsm_is_shared(const void *ptr);
  * not in the shared heap.
  */
 int dsm_home_node(const void *ptr);
+/**
+ * Bind the calling thread as this node's application thread number index,
+ * as DSM_BIND says (dsm(7)): with DSM_BIND=numa to the CPUs of NUMA domain
+ * index modulo the domains this node may use, with DSM_BIND=core to one
+ * core likewise; with DSM_BIND=none (the default) it does nothing.  Threads
+ * that do not call it are numbered in the order of their first access to
+ * the shared heap (the thread that called dsm_init is number 0).
+ * @return 0, -EINVAL (index < 0), -DSM_ENOTINIT.
+ */
+int dsm_bind_thread(int index);
 
 /* ---------------------------------------------------------- synchronization */
 
@@ -169,6 +179,10 @@ struct dsm_stats {
 	uint64_t notices_held;                   /* gauge, not a counter: write notices this
 	                                          * node keeps now (its log, the records of
 	                                          * the locks it manages); stays bounded */
+	uint64_t numa_replications;              /* DSM_NUMA=migrate: read-only protocol copies
+	                                          * kept on their readers' domain (dsm(7)) */
+	uint64_t numa_freezes;                   /* DSM_NUMA=migrate: pages frozen in place
+	                                          * after migrating too often */
 };
 /** This node's counters since dsm_init.  @return 0, -EINVAL (NULL), -DSM_ENOTINIT. */
 int dsm_get_stats(struct dsm_stats *out);

@@ -25,8 +25,9 @@
  * (first host, --port or a random port) itself.  The waiting is the same:
  * to dsmrun, the ssh clients are the nodes.
  *
- * No dependencies beyond libc; dsm.h is not included so the tool builds on
- * its own (DSMRUN_MAX_NODES must match DSM_MAX_NODES there).
+ * No dependencies beyond libc (and hwloc for --bind, bind.c); dsm.h is
+ * not included so the tool builds on its own (DSMRUN_MAX_NODES must match
+ * DSM_MAX_NODES there).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -57,6 +58,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "tools/dsmrun/bind.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -109,6 +112,7 @@ struct dsm_stream {
 struct dsm_node {
 	pid_t pid;
 	bool running;		/* started and not yet reaped */
+	bool inited;		/* its byte came on the ready pipe: it called dsm_init */
 	struct dsm_stream out, err;
 };
 
@@ -144,8 +148,23 @@ struct dsm_job {
 	struct sigaction old_pipe;
 
 	int sigfd;
+	/*
+	 * Without --hosts: every node inherits ready_w as DSM_READY_FD and
+	 * libdsm writes one byte (the node id) there at the start of
+	 * dsm_init.  A node that ends without having done so did not run a
+	 * libdsm job: reported as such, not as a success.  -1 when unused.
+	 */
+	int ready_r, ready_w;
+	bool ready_used;	/* the nodes got DSM_READY_FD */
+	int64_t init_deadline;	/* no byte at all by then: not a libdsm program; 0 = off */
+	long connect_timeout_s;	/* DSM_CONNECT_TIMEOUT as the nodes see it */
+	bool any_inited;
 	struct dsm_node nodes[DSMRUN_MAX_NODES];
 	int nrunning;
+	/* --bind numa|core: node i's CPUs (bind.c), applied before exec. */
+	const char *bind;
+	cpu_set_t bind_sets[DSMRUN_MAX_NODES];
+	char bind_lists[DSMRUN_MAX_NODES][64];
 
 	enum dsm_phase phase;
 	int64_t deadline;	/* of the current phase unless PHASE_RUNNING */
@@ -239,6 +258,8 @@ static void usage(FILE *f)
 "                       without --hosts; with it, default: one per host)\n"
 "      --label          prefix every line of output with \"[NODE] \"\n"
 "      --timeout SEC    end the job after SEC seconds (0: never); exit 124\n"
+"      --bind numa|core bind node i to the CPUs of NUMA domain (or core) i\n"
+"                       modulo their number, among the CPUs dsmrun may use\n"
 "      --make-env HOST:PORT\n"
 "                       print the environment for starting a job with srun\n"
 "                       or mpirun, node 0 listening on HOST:PORT, and exit\n"
@@ -732,6 +753,7 @@ remote_exec(struct dsm_job *job, int id, int in_r, char *cmd)
 	unsetenv("DSM_JOB_SECRET");
 	unsetenv("DSM_LISTEN_FD");
 	unsetenv("DSM_NODE_HOST");
+	unsetenv("DSM_READY_FD");
 	argv[job->rsh_argc] = host;
 	argv[job->rsh_argc + 1] = cmd;
 	argv[job->rsh_argc + 2] = NULL;
@@ -794,6 +816,22 @@ child_exec(struct dsm_job *job, int id, int out_w, int err_w, int in_r,
 		close(job->listen_fd);
 		unsetenv("DSM_LISTEN_FD");
 	}
+	if (job->bind && sched_setaffinity(0, sizeof(cpu_set_t), &job->bind_sets[id]) < 0) {
+		msg("node %d: --bind %s: cannot bind it to CPUs %s: %s", id, job->bind,
+		    job->bind_lists[id], strerror(errno));
+		_exit(EXIT_LAUNCH_FAILED);
+	}
+	if (job->ready_w >= 0) {
+		if (fcntl(job->ready_w, F_SETFD, 0) < 0) {
+			msg("node %d: cannot pass on the ready pipe: %s", id, strerror(errno));
+			_exit(EXIT_LAUNCH_FAILED);
+		}
+		snprintf(num, sizeof(num), "%d", job->ready_w);
+		if (setenv("DSM_READY_FD", num, 1) < 0)
+			goto nomem;
+	} else {
+		unsetenv("DSM_READY_FD");
+	}
 
 	/* Give the program the signal state dsmrun itself was started with. */
 	sigaction(SIGPIPE, &job->old_pipe, NULL);
@@ -839,6 +877,7 @@ static void start_nodes(struct dsm_job *job)
 	sigset_t mask;
 	char *cwd = NULL;
 	int port = 0, err, i;
+	int ready[2];
 
 	err = make_secret(job->secret);
 	if (err < 0) {
@@ -873,6 +912,17 @@ static void start_nodes(struct dsm_job *job)
 		}
 		snprintf(job->root_addr, sizeof(job->root_addr), "%s:%d",
 			 LOOPBACK, port);
+		if (pipe2(ready, O_CLOEXEC) < 0) {
+			msg("cannot make the ready pipe: %s", strerror(errno));
+			exit(EXIT_LAUNCH_FAILED);
+		}
+		job->ready_r = ready[0];
+		job->ready_w = ready[1];
+		job->ready_used = true;
+		if (set_nonblock(ready[0]) < 0) {
+			msg("cannot set up the ready pipe: %s", strerror(errno));
+			exit(EXIT_LAUNCH_FAILED);
+		}
 	}
 	job->self = getpid();
 
@@ -978,6 +1028,10 @@ static void start_nodes(struct dsm_job *job)
 	if (job->listen_fd >= 0)
 		close(job->listen_fd);
 	job->listen_fd = -1;
+	/* Same for the ready pipe: only the nodes may hold its write end. */
+	if (job->ready_w >= 0)
+		close(job->ready_w);
+	job->ready_w = -1;
 	free(cwd);
 }
 
@@ -1013,6 +1067,12 @@ static void kill_all(struct dsm_job *job)
 	job->deadline = now_ms() + GIVEUP_MS;
 }
 
+/* Did node @id end without having called dsm_init (as far as we can know)? */
+static bool never_inited(const struct dsm_job *job, int id)
+{
+	return job->ready_used && !job->nodes[id].inited;
+}
+
 /*
  * Name the node that ended the job, and start the grace period.  Called
  * when the settle window closes (or everything has exited).
@@ -1039,9 +1099,16 @@ static void verdict(struct dsm_job *job)
 		snprintf(who, sizeof(who), "node %d (pid %d)", id, (int)n->pid);
 	}
 
-	if (WIFEXITED(wstatus)) {
-		msg("%s exited with status %d; ending the job%s",
-		    who, WEXITSTATUS(wstatus), hint);
+	if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
+		/* Only never_inited() nodes get here with status 0. */
+		msg("%s exited with status 0 without calling dsm_init: %s is not a libdsm "
+		    "program, or it ended before starting the job; ending the job",
+		    who, job->argv[0]);
+		set_status(job, 1);
+	} else if (WIFEXITED(wstatus)) {
+		msg("%s exited with status %d%s; ending the job%s",
+		    who, WEXITSTATUS(wstatus),
+		    never_inited(job, id) ? " before calling dsm_init" : "", hint);
 		set_status(job, WEXITSTATUS(wstatus));
 	} else {
 		int sig = WTERMSIG(wstatus);
@@ -1057,8 +1124,9 @@ static void verdict(struct dsm_job *job)
 
 static void node_exited(struct dsm_job *job, int id, int wstatus)
 {
-	if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
-		return;		/* nodes finish at their own pace */
+	/* Nodes finish at their own pace; but a success without a job is none. */
+	if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 && !never_inited(job, id))
+		return;
 	if (!WIFEXITED(wstatus) && !WIFSIGNALED(wstatus))
 		return;
 
@@ -1082,8 +1150,37 @@ static void node_exited(struct dsm_job *job, int id, int wstatus)
 	}
 }
 
+/*
+ * Note which nodes have called dsm_init (the bytes of the ready pipe).
+ * Read before every reap: a node's byte is in the pipe before its exit.
+ */
+static void read_ready(struct dsm_job *job)
+{
+	unsigned char b[DSMRUN_MAX_NODES];
+	ssize_t n, k;
+
+	while (job->ready_r >= 0) {
+		n = read(job->ready_r, b, sizeof(b));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0 || errno != EAGAIN) {
+				close(job->ready_r);	/* every node gone: EOF */
+				job->ready_r = -1;
+			}
+			return;
+		}
+		for (k = 0; k < n; k++) {
+			if (b[k] < job->nnodes)
+				job->nodes[b[k]].inited = true;
+			job->any_inited = true;
+		}
+	}
+}
+
 static void reap(struct dsm_job *job)
 {
+	read_ready(job);
 	for (;;) {
 		int wstatus, i;
 		pid_t pid = waitpid(-1, &wstatus, WNOHANG);
@@ -1170,6 +1267,22 @@ static bool check_deadlines(struct dsm_job *job)
 			term_all(job);
 		}
 	}
+	/*
+	 * Nodes that are alive but none of which has called dsm_init after
+	 * the time a node may take to connect: not libdsm programs, which
+	 * would otherwise keep us waiting for ever.
+	 */
+	if (job->init_deadline && now >= job->init_deadline) {
+		job->init_deadline = 0;
+		read_ready(job);
+		if (!job->any_inited && job->phase == PHASE_RUNNING) {
+			msg("no node has called dsm_init %ld s after the start (DSM_CONNECT_TIMEOUT): "
+			    "is %s a libdsm program? ending the job",
+			    job->connect_timeout_s, job->argv[0]);
+			set_status(job, 1);
+			term_all(job);
+		}
+	}
 	if (job->phase == PHASE_RUNNING || now < job->deadline)
 		return true;
 
@@ -1199,6 +1312,8 @@ static int poll_timeout(const struct dsm_job *job)
 
 	if (job->timeout_at)
 		next = job->timeout_at;
+	if (job->init_deadline && job->init_deadline < next)
+		next = job->init_deadline;
 	if (job->phase != PHASE_RUNNING && job->deadline < next)
 		next = job->deadline;
 	if (next == INT64_MAX)
@@ -1219,6 +1334,8 @@ static int wait_job(struct dsm_job *job)
 
 	if (job->timeout_s)
 		job->timeout_at = now_ms() + (int64_t)job->timeout_s * 1000;
+	if (job->ready_used)
+		job->init_deadline = now_ms() + (int64_t)job->connect_timeout_s * 1000;
 
 	while (job->nrunning > 0) {
 		npfd = 0;
@@ -1330,6 +1447,12 @@ int main(int argc, char **argv)
 	job.status = -1;
 	job.sigfd = -1;
 	job.listen_fd = -1;
+	job.ready_r = job.ready_w = -1;
+	/* The nodes' own limit for connecting, which ours follows (dsm(7)). */
+	job.connect_timeout_s = 30;
+	if (getenv("DSM_CONNECT_TIMEOUT") &&
+	    parse_number(getenv("DSM_CONNECT_TIMEOUT"), 1, 3600, &v) == 0)
+		job.connect_timeout_s = v;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -1386,6 +1509,13 @@ int main(int argc, char **argv)
 			job.port = v;
 			continue;
 		}
+		if (take_opt(argc, argv, &i, NULL, "--bind", &val, &name)) {
+			if (!val || (strcmp(val, "numa") && strcmp(val, "core") && strcmp(val, "none")))
+				usage_error("--bind needs numa, core or none%s%s%s",
+					    val ? ", got '" : "", val ? val : "", val ? "'" : "");
+			job.bind = strcmp(val, "none") ? val : NULL;
+			continue;
+		}
 		if (take_opt(argc, argv, &i, NULL, "--make-env", &val, &name)) {
 			if (!val)
 				usage_error("--make-env needs HOST:PORT, where node 0 will listen");
@@ -1397,6 +1527,9 @@ int main(int argc, char **argv)
 
 	if (make_env_arg)
 		return make_env(make_env_arg);
+	if (job.bind && job.hosts)
+		usage_error("--bind binds nodes started on this machine; with --hosts, bind on each "
+			    "host (DSM_BIND binds a node's threads)");
 	if (job.port && !job.hosts)
 		usage_error("--port goes with --hosts; without it node 0 listens on a port the kernel picks");
 	if (job.nnodes == 0 && job.hosts)
@@ -1424,6 +1557,15 @@ int main(int argc, char **argv)
 	if (err < 0) {
 		msg("cannot execute %s: %s", job.argv[0], strerror(-err));
 		return EXIT_NOEXEC;
+	}
+	if (job.bind) {
+		char why[256];
+
+		if (dsmrun_bind_sets(job.bind, job.nnodes, job.bind_sets, job.bind_lists,
+				     why, sizeof(why)) < 0) {
+			msg("%s", why);
+			return EXIT_LAUNCH_FAILED;
+		}
 	}
 
 	start_nodes(&job);

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# check_numa2.sh - NUMA behaviour that needs two domains, checked with
+# move_pages(2)'s query mode (t_numa.c): first-touch and interleave
+# placement, a page migrated to the one domain that uses it, a read-only
+# replica on each domain's node, a page two domains fight over frozen.
+# Skips (exit 77) on a machine with one NUMA domain; runs for real in the
+# guest of ../shared/tools/vm (scripts/guest-tests.sh).  Prints PASS:/FAIL:
+# per case and ends with "N passed, N failed".
+set -uo pipefail
+build=${TOP_BUILDDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+dsmrun=${DSMRUN:-$build/tools/dsmrun/dsmrun}
+prog=$build/tests/numa/t_numa
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+
+nodes=$(ls -d /sys/devices/system/node/node[0-9]* 2>/dev/null | sed 's/.*node//' | tr '\n' ' ')
+set -- $nodes
+if [ $# -lt 2 ]; then
+	echo "SKIP: this machine has one NUMA domain (/sys/devices/system/node lists node${nodes% } only); these tests run in the guest of ../shared/tools/vm (scripts/guest-tests.sh)"
+	exit 77
+fi
+grep -q HAVE_HWLOC\ 1 "$build/config.h" 2>/dev/null || {
+	echo "SKIP: libdsm was built without hwloc (DSM_NUMA needs it)"
+	exit 77
+}
+
+# case NAME ENV... -- DSMRUN-ARGS...: t_numa's own PASS/FAIL lines count.
+case_() {
+	local name=$1; shift
+	local envs=() rc p f
+	while [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	echo "--- $name"
+	env "${envs[@]}" DSM_HEAP_SIZE=16M "$dsmrun" --timeout 100 "$@" >"$tmp/out" 2>&1
+	rc=$?
+	cat "$tmp/out"
+	p=$(grep -c '^PASS: ' "$tmp/out") f=$(grep -c '^FAIL: ' "$tmp/out")
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		echo "FAIL: $name: exit $rc"
+		f=1
+	fi
+	passed=$((passed + p)) failed=$((failed + f))
+}
+
+case_ first-touch DSM_NUMA=first-touch DSM_BIND=numa -- -n 1 "$prog" first-touch 32
+case_ interleave DSM_NUMA=interleave -- -n 1 "$prog" interleave 32
+case_ migrate DSM_NUMA=migrate DSM_BIND=numa DSM_STATS=1 -- -n 1 "$prog" migrate
+case_ freeze DSM_NUMA=migrate DSM_BIND=numa DSM_STATS=1 -- -n 1 "$prog" freeze
+case_ replicate DSM_NUMA=migrate DSM_STATS=1 -- -n 2 --bind numa "$prog" replicate
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests for runtime/numa: the variables it reads (DSM_NUMA, DSM_BIND,
+ * DSM_NUMA_PERIOD_MS, DSM_NUMA_SAMPLE; runtime/base/config.c) and the
+ * topology hwloc gives on this machine, however many domains it has
+ * (topology.c).  Rejections log one line on stderr each: expected output.
+ */
+#include <check.h>
+#include <glob.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsm.h"
+#include "runtime/base/config.h"
+#include "runtime/numa/numa_int.h"
+
+struct var {
+	const char *name;
+	const char *val;
+};
+
+static const char *table_get(const char *name, void *ctx)
+{
+	for (const struct var *v = ctx; v && v->name; v++)
+		if (!strcmp(v->name, name))
+			return v->val;
+	return NULL;
+}
+
+static int parse1(struct dsm_config *cfg, const char *name, const char *val)
+{
+	const struct var vars[] = { { name, val }, { NULL, NULL } };
+
+	return dsm_config_parse(cfg, table_get, (void *)vars);
+}
+
+START_TEST(test_defaults)
+{
+	struct dsm_config cfg;
+
+	ck_assert_int_eq(dsm_config_parse(&cfg, table_get, NULL), 0);
+	ck_assert_int_eq(cfg.numa, DSM_NUMA_OFF);
+	ck_assert_int_eq(cfg.bind, DSM_BIND_NONE);
+	ck_assert_uint_eq(cfg.numa_period_ms, 10);
+	ck_assert_uint_eq(cfg.numa_sample, 1024);
+}
+END_TEST
+
+START_TEST(test_good_values)
+{
+	static const char *const numa[] = { "off", "first-touch", "interleave", "migrate" };
+	static const char *const bind[] = { "none", "numa", "core" };
+	struct dsm_config cfg;
+
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(parse1(&cfg, "DSM_NUMA", numa[i]), 0);
+		ck_assert_int_eq(cfg.numa, i);
+	}
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(parse1(&cfg, "DSM_BIND", bind[i]), 0);
+		ck_assert_int_eq(cfg.bind, i);
+	}
+	ck_assert_int_eq(parse1(&cfg, "DSM_NUMA_PERIOD_MS", "1"), 0);
+	ck_assert_uint_eq(cfg.numa_period_ms, 1);
+	ck_assert_int_eq(parse1(&cfg, "DSM_NUMA_PERIOD_MS", "10000"), 0);
+	ck_assert_uint_eq(cfg.numa_period_ms, 10000);
+	ck_assert_int_eq(parse1(&cfg, "DSM_NUMA_SAMPLE", "0"), 0);
+	ck_assert_uint_eq(cfg.numa_sample, 0);
+	ck_assert_int_eq(parse1(&cfg, "DSM_NUMA_SAMPLE", "1048576"), 0);
+	ck_assert_uint_eq(cfg.numa_sample, 1048576);
+}
+END_TEST
+
+START_TEST(test_bad_values)
+{
+	static const struct var bad[] = {
+		{ "DSM_BIND", "" }, { "DSM_BIND", "NUMA" }, { "DSM_BIND", "socket" },
+		{ "DSM_NUMA", "first_touch" }, { "DSM_NUMA", "on" },
+		{ "DSM_NUMA_PERIOD_MS", "0" }, { "DSM_NUMA_PERIOD_MS", "10001" },
+		{ "DSM_NUMA_PERIOD_MS", "5ms" }, { "DSM_NUMA_SAMPLE", "-1" },
+		{ "DSM_NUMA_SAMPLE", "1048577" },
+	};
+	struct dsm_config cfg;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(parse1(&cfg, bad[i].name, bad[i].val) == -DSM_ECONFIG,
+			      "%s='%s' accepted", bad[i].name, bad[i].val);
+}
+END_TEST
+
+START_TEST(test_option_spelling)
+{
+	char a0[] = "prog", a1[] = "--dsm-bind=core", a2[] = "--dsm-numa-period-ms", a3[] = "50";
+	char *args[] = { a0, a1, a2, a3, NULL }, **argv = args;
+	struct dsm_config cfg;
+	int argc = 4;
+
+	unsetenv("DSM_BIND");
+	unsetenv("DSM_NUMA_PERIOD_MS");
+	ck_assert_int_eq(dsm_config_load(&cfg, &argc, &argv), 0);
+	ck_assert_int_eq(argc, 1);
+	ck_assert_int_eq(cfg.bind, DSM_BIND_CORE);
+	ck_assert_uint_eq(cfg.numa_period_ms, 50);
+}
+END_TEST
+
+/* The kernel's count of NUMA nodes, or 0 if /sys does not say. */
+static int sys_nodes(void)
+{
+	glob_t g;
+	int n = 0;
+
+	if (glob("/sys/devices/system/node/node[0-9]*", 0, NULL, &g) == 0)
+		n = (int)g.gl_pathc;
+	globfree(&g);
+	return n;
+}
+
+START_TEST(test_topology)
+{
+	struct dsm_numa_topo t;
+	char line[1024];
+	int here;
+
+	ck_assert_int_eq(dsm_numa_topo_load(&t), 0);
+	ck_assert_int_ge(t.ndomains, 1);
+	if (sys_nodes())
+		ck_assert_int_eq(t.ndomains, sys_nodes());
+	here = dsm_numa_topo_here(&t);
+	ck_assert_int_ge(here, 0);
+	ck_assert_int_lt(here, t.ndomains);
+	for (int i = 0; i < t.ndomains; i++)
+		ck_assert_msg(t.dom[i].cpus[0] || t.ndomains > 1, "domain %d lists no CPU", i);
+	if (t.ndomains == 1)
+		ck_assert_int_eq(t.bound, 0);	/* every CPU is on the one domain */
+	if (t.dist) {
+		ck_assert_uint_gt(dsm_numa_topo_dist(&t, 0, 0), 0);
+		if (t.ndomains > 1)
+			ck_assert_uint_gt(dsm_numa_topo_dist(&t, 0, 1), dsm_numa_topo_dist(&t, 0, 0));
+	}
+	dsm_numa_topo_describe(&t, line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, "NUMA domain"));
+	ck_assert_ptr_nonnull(strstr(line, "this node runs on"));
+	dsm_numa_topo_free(&t);
+	ck_assert_ptr_null(t.topo);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("numa");
+	TCase *tc = tcase_create("config");
+	SRunner *sr;
+	int failures;
+
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_good_values);
+	tcase_add_test(tc, test_bad_values);
+	tcase_add_test(tc, test_option_spelling);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("topology");
+	tcase_add_test(tc, test_topology);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failures = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failures ? 1 : 0;
+}
