@@ -319,15 +319,27 @@ static size_t sweep_evidence(struct dsm_rt *rt, size_t page, size_t cap, sweep_f
 /*
  * Claim-ahead (first-touch homes).  A node that initializes its data
  * touches page after page that nobody has touched: each first touch would
- * ask the page's manager for its home, a round trip per page.  When the
- * pages before this one at some stride are homed here and the next one
- * has no home yet (sweep_evidence), the request also claims the next k
- * pages at that stride, as the sweep will.  A claim never crosses the edge
- * of an allocation this node knows (dsm_rx_allocated): only in the
- * collective region, whose blocks every node allocates, and in this node's
- * own arena; another node's block keeps pure first touch.
+ * ask the page's manager for its home, a round trip per page.  When the k
+ * pages just before this one are homed here and the next one has no home
+ * yet (sweep_evidence at stride 1), the request also claims the next k
+ * pages (at most CLAIM_MAX), as the sweep will.  A claim is a guess that
+ * takes a page from whoever would have touched it first, so it is made
+ * only on strong evidence:
+ *  - a contiguous sweep of at least CLAIM_MIN pages: a node that fills its
+ *    own partition of an array (fft, radix, jacobi), not one that fills
+ *    every s-th block of a 2-D scatter (lu), whose rows end where another
+ *    node's blocks begin (claims at strides gave lu's blocks wrong homes
+ *    and four times the bytes);
+ *  - never across the edge of an allocation this node knows
+ *    (dsm_rx_allocated): only in the collective region, whose blocks every
+ *    node allocates, and in this node's own arena; another node's block
+ *    keeps pure first touch;
+ *  - never a page that has a home already (the manager skips it), so in a
+ *    parallel initialization the neighbour's partition, touched at its
+ *    start long before this sweep reaches it, stays the neighbour's.
  */
 #define CLAIM_MAX 64
+#define CLAIM_MIN 8
 
 static bool homed_here(struct dsm_rt *rt, size_t q, int self)
 {
@@ -423,7 +435,8 @@ static int home_locked(struct dsm_rt *rt, size_t page, int claimant)
 			if (claimant == rt->self) {
 				k = sweep_evidence(rt, page, CLAIM_MAX, homed_here, homed_nowhere,
 						   rt->self, &stride);
-				k = claim_ahead(rt, page, stride, k);
+				k = k >= CLAIM_MIN && stride == 1 ? claim_ahead(rt, page, 1, k) : 0;
+				stride = 1;
 			}
 			pl->flags |= RX_HOMEQ;
 			dsm_rt_send(rt, mgr, DSM_MSG_HOME_REQ, (uint32_t)claimant, page,
