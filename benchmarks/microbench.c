@@ -72,8 +72,11 @@
  * Each sample uses a page nobody has touched before (pools of fresh pages,
  * chosen with dsm_home_node), so the state of a page before the timed access
  * is exactly the one the operation names, whatever the protocol did to the
- * pages of earlier samples.  The pools take every other page (no sample
- * page follows another, so no fault fetches a run), which costs 12 x R x S
+ * pages of earlier samples.  The pools take every other page, and hand
+ * them out from the highest address down: the relaxed models' fetch runs
+ * follow a sweep upwards, at a stride of up to 16 pages, from the pages
+ * cached below the faulting one, and below a sample page nothing is cached
+ * yet, so every sample costs one fault and one fetch.  That costs 12 x R x S
  * pages of shared heap (82 MiB at the defaults; 16 x R x S under release
  * and weak; DSM_HEAP_SIZE bounds -r and -s).  dsm_home_node() also pins an untouched page's home
  * under first-touch homes (DSM_HOMES), so the pools mean the same there.
@@ -349,9 +352,8 @@ static int pools_fill(struct mb *mb, size_t need)
 
 		if (!base)
 			return -1;
-		/* Every other page only: a fault right after its neighbour's
-		 * would fetch the next pages in the same run (the relaxed
-		 * models' fetch runs), and each sample must cost one fault. */
+		/* Every other page only, and handed out downwards (below):
+		 * each sample must cost one fault, not join a fetch run. */
 		for (i = 0; i < chunk; i += 2) {
 			char *p = base + i * mb->page;
 			int h = dsm_home_node(p);
@@ -360,7 +362,17 @@ static int pools_fill(struct mb *mb, size_t need)
 				mb->pool[h][have[h]++] = p;
 		}
 	}
-	return have[0] < need || have[1] < need ? -1 : 0;
+	if (have[0] < need || have[1] < need)
+		return -1;
+	/* Downwards (see the top of the file): no fault sees a sweep. */
+	for (int h = 0; h < 2; h++)
+		for (i = 0; i < need / 2; i++) {
+			char *t = mb->pool[h][i];
+
+			mb->pool[h][i] = mb->pool[h][need - 1 - i];
+			mb->pool[h][need - 1 - i] = t;
+		}
+	return 0;
 }
 
 /* ------------------------------------------------------------- floors */
