@@ -228,9 +228,12 @@ int dsm_finalize(void)
 	dsm_sync_barrier(rt);
 	ret = dsm_stats_report(rt);
 	/* BYE to everyone and theirs from everyone: after this no message
-	 * is in flight and closing is not mistaken for a death. */
-	if (rt->nnodes > 1)
+	 * is in flight and closing is not mistaken for a death.  No
+	 * heartbeat may follow our BYE; a peer's BYE ends our watch on it. */
+	if (rt->nnodes > 1) {
+		dsm_heartbeat_stop(rt);
 		rt->tp->ops->shutdown(rt->tp, 10000);
+	}
 	pthread_mutex_lock(&dsm_init_lock);
 	dsm_rt = NULL;
 	teardown(rt);

@@ -223,6 +223,7 @@ int dsm_config_parse(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 	cfg->first_touch = true;
 	cfg->poll_ns = 50000;
 	cfg->connect_timeout_ms = 30000;
+	cfg->failure_timeout_ms = 10000;
 	cfg->bind = DSM_BIND_NONE;
 	cfg->numa_period_ms = 10;
 	cfg->numa_sample = 1024;
@@ -340,6 +341,11 @@ int dsm_config_parse(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 			return bad("DSM_CONNECT_TIMEOUT", v, "expected seconds from 1 to 3600");
 		cfg->connect_timeout_ms = (unsigned int)n * 1000;
 	}
+	if ((v = get("DSM_FAILURE_TIMEOUT", ctx))) {
+		if (dsm_config_parse_uint(v, 3600, &n) < 0 || n == 0)
+			return bad("DSM_FAILURE_TIMEOUT", v, "expected seconds from 1 to 3600");
+		cfg->failure_timeout_ms = (unsigned int)n * 1000;
+	}
 	if ((v = get("DSM_RDMA_DEVICE", ctx))) {
 		if (!*v || strlen(v) >= sizeof(cfg->rdma_device) || strpbrk(v, "/ \t"))
 			return bad("DSM_RDMA_DEVICE", v, "expected an RDMA device name (ibv_devices lists them)");
@@ -451,6 +457,7 @@ static const char *const known_vars[] = {
 	"DSM_FAULT_BACKEND", "DSM_NUMA", "DSM_BIND", "DSM_NUMA_PERIOD_MS", "DSM_NUMA_SAMPLE",
 	"DSM_STATS", "DSM_CHECKPOINT_DIR", "DSM_RESTART",
 	"DSM_LOG", "DSM_HEAP_BASE", "DSM_HOME_BLOCK", "DSM_HOMES", "DSM_POLL_US", "DSM_CONNECT_TIMEOUT",
+	"DSM_FAILURE_TIMEOUT",
 	"DSM_NODE_ID", "DSM_NUM_NODES", "DSM_LOCAL_NODES", "DSM_LISTEN_FD", "DSM_READY_FD",
 	"DSM_NODE_HOST",
 	"DSM_ROOT_ADDR", "DSM_JOB_SECRET",

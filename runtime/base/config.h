@@ -44,6 +44,7 @@ struct dsm_config {
 	bool first_touch;		/* DSM_HOMES=first-touch (relaxed models only) */
 	uint64_t poll_ns;		/* DSM_POLL_US: busy-poll before blocking */
 	unsigned int connect_timeout_ms;	/* DSM_CONNECT_TIMEOUT (seconds) */
+	unsigned int failure_timeout_ms;	/* DSM_FAILURE_TIMEOUT (seconds): a silent peer is lost */
 	/* runtime/numa: thread binding and the migrate policy's scanner */
 	enum dsm_bind_mode bind;	/* DSM_BIND */
 	unsigned int numa_period_ms;	/* DSM_NUMA_PERIOD_MS: scan period */

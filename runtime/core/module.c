@@ -3,7 +3,8 @@
  * module.c - the list of the runtime's modules (module.h), in the order
  * they come up: the allocator, locks and barriers, vector time and write
  * notices, counters, the consistency protocol, then what is built on all
- * of them.  This file and api/init.c are the only ones that name them all.
+ * of them, and failure detection.  This file and api/init.c are the only
+ * ones that name them all.
  */
 #include <errno.h>
 
@@ -38,6 +39,7 @@ static const struct dsm_module *const dsm_modules[] = {
 	&dsm_stats_module,
 	&dsm_protocol_module,
 	&dsm_numa_module,
+	&dsm_heartbeat_module,
 };
 
 int dsm_modules_init(struct dsm_rt *rt)

@@ -108,5 +108,6 @@ extern const struct dsm_module dsm_iv_module;
 extern const struct dsm_module dsm_stats_module;
 extern const struct dsm_module dsm_protocol_module;
 extern const struct dsm_module dsm_numa_module;
+extern const struct dsm_module dsm_heartbeat_module;
 
 #endif /* DSM_CORE_MODULE_H */

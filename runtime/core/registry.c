@@ -55,6 +55,8 @@ void dsm_msg_dispatch(void *ctx, int src, const struct dsm_wire_hdr *h, const vo
 
 	if (!fn)
 		dsm_rt_protocol_error(rt, src, "an unknown message type", h->type);
+	/* Any message shows that src is alive, not only its heartbeats. */
+	dsm_hb_heard(&rt->hb, src);
 	fn(rt, src, h, payload);
 }
 

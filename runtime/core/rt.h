@@ -17,6 +17,7 @@
 #include "runtime/base/config.h"
 #include "runtime/core/module.h"
 #include "runtime/directory/directory.h"
+#include "runtime/ft/heartbeat.h"
 #include "runtime/sync/interval.h"
 #include "runtime/sync/sync.h"
 #include "runtime/transport/transport.h"
@@ -55,6 +56,8 @@ enum dsm_msg_type {
 	DSM_MSG_FREE,		/* arg0 address; -> the arena's owner */
 	DSM_MSG_STATS,		/* payload struct dsm_stats; -> node 0 at finalize */
 	DSM_MSG_ABORT,		/* payload: why the sender ends the job; -> all */
+	/* failure detection (runtime/ft/heartbeat.c) */
+	DSM_MSG_HEARTBEAT,	/* empty; -> a peer this node has sent nothing else to lately */
 	DSM_MSG_END,
 };
 
@@ -70,6 +73,7 @@ struct dsm_counters {
 	uint64_t numa_migrations;
 	uint64_t twins, write_notices;
 	uint64_t numa_replications, numa_freezes;	/* runtime/numa/migrate.c */
+	uint64_t heartbeats, heartbeats_recv;		/* runtime/ft/heartbeat.c */
 };
 
 struct dsm_protocol_ops;
@@ -88,6 +92,7 @@ struct dsm_rt {
 	struct dsm_intervals iv;	/* vector time and write notices */
 	struct dsm_alloc alloc;
 	struct dsm_counters counters;
+	struct dsm_heartbeat hb;	/* runtime/ft: who was heard from, and when */
 	struct dsm_numa *numa;		/* runtime/numa: NULL when DSM_NUMA and DSM_BIND are off */
 	struct dsm_registry reg;	/* message types -> modules (module.h) */
 	size_t modules_up;		/* module.c: how many of its list are up */

@@ -38,6 +38,7 @@ void dsm_rt_send(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, uint64
 {
 	struct dsm_wire_hdr h = { .type = type, .aux = aux, .arg0 = arg0, .arg1 = arg1 };
 
+	dsm_hb_sent(&rt->hb, node);	/* node needs no heartbeat from us for a while */
 	sent(dsm_tp_send(rt->tp, node, &h, payload, len));
 }
 
@@ -46,6 +47,7 @@ void dsm_rt_send_pages(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, 
 {
 	struct dsm_wire_hdr h = { .type = type, .aux = aux, .arg0 = page, .arg1 = arg1 };
 
+	dsm_hb_sent(&rt->hb, node);
 	sent(dsm_tp_send_page(rt->tp, node, &h, dsm_heap_rt_page(&rt->heap, page),
 			      npages * rt->heap.page_size));
 }

@@ -183,6 +183,8 @@ struct dsm_stats {
 	                                          * kept on their readers' domain (dsm(7)) */
 	uint64_t numa_freezes;                   /* DSM_NUMA=migrate: pages frozen in place
 	                                          * after migrating too often */
+	uint64_t heartbeats;                     /* heartbeats this node sent (DSM_FAILURE_TIMEOUT);
+	                                          * not in msgs_sent/msgs_recv, bytes_* */
 };
 /** This node's counters since dsm_init.  @return 0, -EINVAL (NULL), -DSM_ENOTINIT. */
 int dsm_get_stats(struct dsm_stats *out);

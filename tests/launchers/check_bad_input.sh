@@ -142,6 +142,8 @@ row "DSM_HOME_BLOCK=0" 1 "DSM_HOME_BLOCK='0': expected a number of pages from 1 
 row "DSM_HOMES=random" 1 "DSM_HOMES='random': expected first-touch or static" env DSM_HOMES=random "${ok[@]}"
 row "DSM_POLL_US=2000000" 1 "DSM_POLL_US='2000000': expected microseconds from 0 to 1000000" env DSM_POLL_US=2000000 "${ok[@]}"
 row "DSM_CONNECT_TIMEOUT=0" 1 "DSM_CONNECT_TIMEOUT='0': expected seconds from 1 to 3600" env DSM_CONNECT_TIMEOUT=0 "${ok[@]}"
+row "DSM_FAILURE_TIMEOUT=0" 1 "DSM_FAILURE_TIMEOUT='0': expected seconds from 1 to 3600" env DSM_FAILURE_TIMEOUT=0 "${ok[@]}"
+row "DSM_FAILURE_TIMEOUT=abc" 1 "DSM_FAILURE_TIMEOUT='abc': expected seconds from 1 to 3600" env DSM_FAILURE_TIMEOUT=abc "${ok[@]}"
 row "DSM_RDMA_DEVICE=a/b" 1 "DSM_RDMA_DEVICE='a/b': expected an RDMA device name" env DSM_RDMA_DEVICE=a/b "${ok[@]}"
 row "DSM_RDMA_PORT=0" 1 "DSM_RDMA_PORT='0': expected a port number from 1 to 255" env DSM_RDMA_PORT=0 "${ok[@]}"
 row "DSM_RDMA_GID_INDEX=256" 1 "DSM_RDMA_GID_INDEX='256': expected a GID table index from 0 to 255" env DSM_RDMA_GID_INDEX=256 "${ok[@]}"

@@ -266,6 +266,7 @@ START_TEST(test_parse_defaults)
 	ck_assert(cfg.heap_base == DSM_DEFAULT_HEAP_BASE);
 	ck_assert_uint_eq(cfg.home_block, 1);
 	ck_assert_uint_eq(cfg.connect_timeout_ms, 30000);
+	ck_assert_uint_eq(cfg.failure_timeout_ms, 10000);
 
 	/* No rank variables at all: started by hand, a job of one node. */
 	ck_assert_int_eq(cfg.node_id, 0);
@@ -433,6 +434,10 @@ START_TEST(test_parse_tuning)
 	ck_assert_uint_eq(cfg.connect_timeout_ms, 1000);
 	ck_assert_int_eq(parse1(&cfg, "DSM_CONNECT_TIMEOUT", "3600"), 0);
 	ck_assert_uint_eq(cfg.connect_timeout_ms, 3600000);
+	ck_assert_int_eq(parse1(&cfg, "DSM_FAILURE_TIMEOUT", "1"), 0);
+	ck_assert_uint_eq(cfg.failure_timeout_ms, 1000);
+	ck_assert_int_eq(parse1(&cfg, "DSM_FAILURE_TIMEOUT", "3600"), 0);
+	ck_assert_uint_eq(cfg.failure_timeout_ms, 3600000);
 
 	/* An explicit DSM_POLL_US wins over the CPU-count heuristic. */
 	ck_assert_int_eq(parse1(&cfg, "DSM_POLL_US", "0"), 0);
@@ -491,6 +496,10 @@ START_TEST(test_parse_bad_values)
 		{ "DSM_CONNECT_TIMEOUT", "0" },
 		{ "DSM_CONNECT_TIMEOUT", "3601" },
 		{ "DSM_CONNECT_TIMEOUT", "1s" },
+		{ "DSM_FAILURE_TIMEOUT", "0" },
+		{ "DSM_FAILURE_TIMEOUT", "3601" },
+		{ "DSM_FAILURE_TIMEOUT", "abc" },
+		{ "DSM_FAILURE_TIMEOUT", "-1" },
 		{ "DSM_POLL_US", "1000001" },
 		{ "DSM_POLL_US", "-5" },
 	};
