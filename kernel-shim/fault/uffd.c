@@ -345,11 +345,14 @@ static void dsm_uffd_protect(struct dsm_fault *f, size_t page, size_t npages, en
 
 	for (i = 0; i < npages; i++)
 		dsm_uffd_lock(page + i);
+	/* Atomic loads: other threads' dsm_uffd_lock spins on these bytes. */
 	for (i = 0; i < npages; i = end) {
-		uint8_t from = dsm_uffd_state[page + i] & DSM_UFFD_PROT;
+		uint8_t from = __atomic_load_n(&dsm_uffd_state[page + i], __ATOMIC_RELAXED) &
+			       DSM_UFFD_PROT;
 
 		for (end = i + 1; end < npages; end++)
-			if ((dsm_uffd_state[page + end] & DSM_UFFD_PROT) != from)
+			if ((__atomic_load_n(&dsm_uffd_state[page + end], __ATOMIC_RELAXED) &
+			     DSM_UFFD_PROT) != from)
 				break;
 		dsm_uffd_change(h, page + i, end - i, (enum dsm_prot)from, prot);
 	}

@@ -145,7 +145,7 @@ int dsm_init(int *argc, char ***argv)
 		goto err_free;
 	rt->self = rt->cfg.node_id;
 	rt->nnodes = rt->cfg.num_nodes;
-	dsm_log_node = rt->self;
+	__atomic_store_n(&dsm_log_node, rt->self, __ATOMIC_RELAXED);
 	rt->spin_ns = rt->cfg.poll_ns;
 	ret = check_supported(&rt->cfg);
 	if (ret == 0)

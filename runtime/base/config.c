@@ -234,13 +234,13 @@ int dsm_config_parse(struct dsm_config *cfg, dsm_config_getter get, void *ctx)
 		if ((i = pick(v, levels)) < 0)
 			return bad("DSM_LOG", v, "expected error, warn, info or debug");
 		cfg->log_level = i;
-		dsm_log_level = i;
+		__atomic_store_n(&dsm_log_level, i, __ATOMIC_RELAXED);
 	}
 	/* The job next, so that every later message names this node. */
 	ret = parse_job(cfg, get, ctx);
 	if (ret < 0)
 		return ret;
-	dsm_log_node = cfg->node_id;
+	__atomic_store_n(&dsm_log_node, cfg->node_id, __ATOMIC_RELAXED);
 	if ((v = get("DSM_CONSISTENCY", ctx))) {
 		if ((i = pick(v, models)) < 0)
 			return bad("DSM_CONSISTENCY", v, "expected sequential, release or weak");

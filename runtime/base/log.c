@@ -19,8 +19,10 @@ static void vlog(const char *level, const char *fmt, va_list ap)
 	char line[1024];
 	int n;
 
-	if (dsm_log_node >= 0)
-		n = snprintf(line, sizeof(line), "dsm[node %d]: %s: ", dsm_log_node, level);
+	int node = __atomic_load_n(&dsm_log_node, __ATOMIC_RELAXED);
+
+	if (node >= 0)
+		n = snprintf(line, sizeof(line), "dsm[node %d]: %s: ", node, level);
 	else
 		n = snprintf(line, sizeof(line), "dsm: %s: ", level);
 	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
@@ -36,7 +38,7 @@ void dsm_log(enum dsm_log_level level, const char *fmt, ...)
 {
 	va_list ap;
 
-	if ((int)level > dsm_log_level)
+	if ((int)level > __atomic_load_n(&dsm_log_level, __ATOMIC_RELAXED))
 		return;
 	va_start(ap, fmt);
 	vlog(level_names[level], fmt, ap);
@@ -64,7 +66,7 @@ void dsm_log_sigsafe(const char *msg, int err)
 {
 	char line[512], num[16];
 	size_t at = 0;
-	int i = 0, v = dsm_log_node;
+	int i = 0, v = __atomic_load_n(&dsm_log_node, __ATOMIC_RELAXED);
 
 	at = put(line, at, sizeof(line) - 1, "dsm[node ");
 	if (v < 0)

@@ -7,7 +7,9 @@
 
 enum dsm_log_level { DSM_LOG_ERROR, DSM_LOG_WARN, DSM_LOG_INFO, DSM_LOG_DEBUG };
 
-/* Set once at dsm_init (before any thread starts); read without locks. */
+/* Set at dsm_init (before its threads start), by configuration parsing;
+ * atomic (relaxed) loads and stores, since tests parse several nodes'
+ * configurations in threads of one process. */
 extern int dsm_log_level;
 extern int dsm_log_node;
 

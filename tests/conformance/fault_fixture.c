@@ -103,6 +103,13 @@ void open_backend(const char *name)
 	fault_open = true;
 }
 
+uintptr_t test_heap_base(void)
+{
+	const char *v = getenv("DSM_TEST_HEAP_BASE");
+
+	return v && *v ? (uintptr_t)strtoull(v, NULL, 0) : (uintptr_t)0x200000000000ull;
+}
+
 /* ---------- fixtures (checked: they run in the forked child) ---------- */
 
 static void map_heap(size_t size)

@@ -22,7 +22,11 @@
 #include "kernel-shim/fault/fault.h"
 #include "kernel-shim/mem/heap.h"
 
-#define HEAP_BASE	((uintptr_t)0x200000000000ull)
+/* Where the test heaps go: 0x200000000000, or DSM_TEST_HEAP_BASE (the
+ * ThreadSanitizer run of scripts/sanitize.sh needs TSan's application
+ * range). */
+uintptr_t test_heap_base(void);
+#define HEAP_BASE	test_heap_base()
 #define HEAP_SIZE	(1u << 20)
 #define PAGE		4096u
 #define NPAGES		(HEAP_SIZE / PAGE)

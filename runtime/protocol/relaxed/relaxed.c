@@ -129,7 +129,8 @@ static void set_prot_locked(struct dsm_rt *rt, size_t page, enum dsm_prot prot)
 
 	if (pl->prot != prot) {
 		dsm_fault_protect(&rt->fault, page, 1, prot);
-		pl->prot = (uint8_t)prot;
+		/* atomic: the sweep hints read it without the page lock */
+		__atomic_store_n(&pl->prot, (uint8_t)prot, __ATOMIC_RELAXED);
 	}
 }
 
@@ -425,7 +426,7 @@ static int home_locked(struct dsm_rt *rt, size_t page, int claimant)
 			if (!e->ft_home1)
 				__atomic_store_n(&e->ft_home1, (uint16_t)(claimant + 1),
 						 __ATOMIC_RELAXED);
-			pl->home1 = e->ft_home1;
+			__atomic_store_n(&pl->home1, e->ft_home1, __ATOMIC_RELAXED);
 			break;
 		}
 		seq = pl->seq;
@@ -547,7 +548,7 @@ static size_t plan_run_locked(struct dsm_rt *rt, int home, size_t page, size_t *
 		       !(pq->flags & (RX_TWIN | RX_DIRTY | RX_REFETCH)) &&
 		       known_home_locked(rt, q) == home;
 		if (join) {
-			pq->want = DSM_PROT_READ;
+			__atomic_store_n(&pq->want, DSM_PROT_READ, __ATOMIC_RELAXED);
 			cache_add_locked(rx, q);
 		}
 		dsm_dir_unlock(&rt->dir, q);
@@ -598,7 +599,7 @@ int dsm_rx_fault(struct dsm_rt *rt, size_t page, enum dsm_access access)
 	while (pl->prot == DSM_PROT_NONE) {
 		seq = pl->seq;
 		if (!pl->want) {
-			pl->want = DSM_PROT_READ;
+			__atomic_store_n(&pl->want, DSM_PROT_READ, __ATOMIC_RELAXED);
 			cache_add_locked(rx, page);
 			size_t n, stride;
 
@@ -697,7 +698,7 @@ static void learn_home_locked(struct dsm_rt *rt, int src, size_t page, uint32_t 
 		return;
 	if (pl->home1)
 		dsm_rt_protocol_error(rt, src, "a home answer that contradicts an earlier one", page);
-	pl->home1 = (uint16_t)(home + 1);
+	__atomic_store_n(&pl->home1, (uint16_t)(home + 1), __ATOMIC_RELAXED);
 	__atomic_store_n(&pl->seq, pl->seq + 1, __ATOMIC_RELEASE);
 	dsm_futex_wake_all(&pl->seq);
 }
@@ -969,7 +970,7 @@ void dsm_rx_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 				       (const char *)payload + i * rt->heap.page_size,
 				       rt->heap.page_size);
 			set_prot_locked(rt, q, DSM_PROT_READ);
-			pl->want = 0;
+			__atomic_store_n(&pl->want, 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&pl->seq, pl->seq + 1, __ATOMIC_RELEASE);
 			dsm_futex_wake_all(&pl->seq);
 			dsm_dir_unlock(&rt->dir, q);

@@ -107,7 +107,8 @@ static void complete_locked(struct dsm_rt *rt, size_t page, enum dsm_prot prot)
 	 */
 	set_prot_locked(rt, page, prot);
 	pl->want = 0;
-	pl->hold_until_ns = dsm_now_ns() + HOLD_MAX_NS;
+	/* atomic: seq_tick reads it under the deferred lock, not the page's */
+	__atomic_store_n(&pl->hold_until_ns, dsm_now_ns() + HOLD_MAX_NS, __ATOMIC_RELAXED);
 	__atomic_store_n(&pl->seq, pl->seq + 1, __ATOMIC_RELEASE);
 	dsm_futex_wake_all(&pl->seq);
 }
@@ -290,7 +291,7 @@ static int seq_fault(struct dsm_rt *rt, size_t page, enum dsm_access access)
 	/* The page is used now (the instruction restarts on return): others
 	 * may take it back after a short grace. */
 	if (pl->hold_until_ns > dsm_now_ns() + HOLD_GRACE_NS)
-		pl->hold_until_ns = dsm_now_ns() + HOLD_GRACE_NS;
+		__atomic_store_n(&pl->hold_until_ns, dsm_now_ns() + HOLD_GRACE_NS, __ATOMIC_RELAXED);
 	dsm_dir_unlock(&rt->dir, page);
 	return 0;
 }
@@ -386,7 +387,8 @@ static uint64_t seq_tick(struct dsm_rt *rt)
 		pthread_mutex_lock(&d->lock);
 		next = 0;
 		for (i = 0; i < d->n; i++) {
-			uint64_t until = rt->dir.local[d->v[i].hdr.arg0].hold_until_ns;
+			uint64_t until = __atomic_load_n(&rt->dir.local[d->v[i].hdr.arg0].hold_until_ns,
+							 __ATOMIC_RELAXED);
 
 			if (until <= now)
 				break;

@@ -62,6 +62,7 @@ static int enqueue(struct dsm_loop *self, int node, struct dsm_wire_hdr *hdr, bo
 	struct loop_queue *q;
 	size_t need = sizeof(*hdr) + (page_frame ? sizeof(offset) : 0) + len;
 	uint64_t one = 1;
+	size_t at;
 	int ret = 0;
 
 	hdr->magic = DSM_WIRE_MAGIC;
@@ -91,17 +92,19 @@ static int enqueue(struct dsm_loop *self, int node, struct dsm_wire_hdr *hdr, bo
 		q->buf = p;
 		q->cap = cap;
 	}
-	memcpy(q->buf + q->len, hdr, sizeof(*hdr));
+	at = q->len;
+	memcpy(q->buf + at, hdr, sizeof(*hdr));
 	if (page_frame)		/* the queue's own mark of a page frame */
-		((struct dsm_wire_hdr *)(q->buf + q->len))->magic = ~DSM_WIRE_MAGIC;
-	q->len += sizeof(*hdr);
+		((struct dsm_wire_hdr *)(q->buf + at))->magic = ~DSM_WIRE_MAGIC;
+	at += sizeof(*hdr);
 	if (page_frame) {
-		memcpy(q->buf + q->len, &offset, sizeof(offset));
-		q->len += sizeof(offset);
+		memcpy(q->buf + at, &offset, sizeof(offset));
+		at += sizeof(offset);
 	}
 	if (len)
-		memcpy(q->buf + q->len, payload, len);
-	q->len += len;
+		memcpy(q->buf + at, payload, len);
+	/* One atomic store: progress() polls the length without the lock. */
+	__atomic_store_n(&q->len, at + len, __ATOMIC_RELAXED);
 	if (write(peer->wakefd, &one, sizeof(one)) < 0)
 		ret = 0;	/* the counter is saturated: it is awake anyway */
 	dsm_count(self->tp.counters.msgs_sent, 1);
@@ -222,7 +225,7 @@ static int dsm_loop_progress(struct dsm_tp *tp, int timeout_ms)
 	v = l->in.cap;
 	l->in.cap = l->spare_cap;
 	l->spare_cap = v;
-	l->in.len = 0;
+	__atomic_store_n(&l->in.len, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&l->in.lock);
 	return len ? deliver_all(l, buf, len) : 0;
 }
