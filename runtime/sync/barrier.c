@@ -13,6 +13,7 @@
 int dsm_sync_init(struct dsm_rt *rt)
 {
 	struct dsm_sync *s = &rt->sync;
+	const char *delay;
 
 	pthread_mutex_init(&s->lock, NULL);
 	s->mgr = calloc(DSM_MAX_LOCKS, sizeof(*s->mgr));
@@ -26,6 +27,9 @@ int dsm_sync_init(struct dsm_rt *rt)
 	}
 	for (int i = 0; i < DSM_MAX_LOCKS; i++)
 		s->mgr[i].holder = -1;
+	/* For libdsm's own tests only (t_lockvc): widen a race window. */
+	if ((delay = getenv("DSM_TEST_RELEASE_DELAY_US")) != NULL)
+		s->test_release_delay_us = (unsigned int)strtoul(delay, NULL, 10);
 	return 0;
 }
 
@@ -118,9 +122,8 @@ void dsm_sync_barrier(struct dsm_rt *rt)
 	uint32_t seen;
 
 	dsm_iv_release(rt);
-	if (dsm_iv_collect(rt, NULL, true, &a.nv) < 0)
+	if (dsm_iv_collect(rt, NULL, true, &a.nv, a.vc) < 0)
 		dsm_rt_abort(rt, "out of memory for write notices");
-	dsm_iv_vc(rt, a.vc);
 	pthread_mutex_lock(&s->lock);
 	epoch = ++s->barrier_epoch;
 	if (rt->self == 0)

@@ -212,14 +212,36 @@ void dsm_iv_floor(struct dsm_rt *rt, uint64_t *out)
 	copy_vector(rt, rt->iv.floor, out);
 }
 
-int dsm_iv_collect(struct dsm_rt *rt, const uint64_t *since, bool own, struct dsm_notices *out)
+/*
+ * The notices and the vector time are taken under one hold of iv.lock.
+ * A release message says "every interval below vc happened before me, and
+ * here are the notices of those you may not have seen"; whoever takes it in
+ * (a lock's record, the barrier, the next holder) merges vc and from then
+ * on treats every interval below it as seen, so a notice below vc that the
+ * message lacks is never invalidated for.  Taken under two holds (collect,
+ * then dsm_iv_vc, as lock releases and barrier arrivals once did), another
+ * thread of this node could run in between: its release closes interval s
+ * with notices, or its acquire takes in another node's notices, and the
+ * vector time read afterwards covers them while the notices collected
+ * before do not.  The lock's next holder then merged s as seen without
+ * invalidating the pages s wrote, and later got s's notices from another
+ * lock's record filtered out as seen (its vector time, at the request
+ * or at the acquire, covered s): it kept a stale copy and, under the
+ * lock, read an old counter and lost an update (t_counter, several
+ * threads per node; t_lockvc).
+ */
+int dsm_iv_collect(struct dsm_rt *rt, const uint64_t *since, bool own, struct dsm_notices *out,
+		   uint64_t *vc)
 {
 	struct dsm_intervals *iv = &rt->iv;
 	int ret = 0;
 
-	if (!iv->notices)
-		return 0;
 	pthread_mutex_lock(&iv->lock);
+	memcpy(vc, iv->vc, sizeof(uint64_t) * (size_t)rt->nnodes);
+	if (!iv->notices) {
+		pthread_mutex_unlock(&iv->lock);
+		return 0;
+	}
 	for (size_t i = 0; i < iv->log.n && ret == 0; i++) {
 		const struct dsm_notice *x = &iv->log.v[i];
 		uint64_t lo = iv->floor[x->node];

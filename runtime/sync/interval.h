@@ -118,9 +118,12 @@ void dsm_iv_vc(struct dsm_rt *rt, uint64_t *out);
  * The notices a release must carry to a lock's manager: those of the log
  * above both since (the lock's vector time when this node got it; NULL:
  * none) and the floor.  For a barrier arrival (own true): this node's own
- * notices not yet sent to a barrier.  0 or -ENOMEM.
+ * notices not yet sent to a barrier.  And, in vc, this node's vector time
+ * as of the same instant: the message must carry exactly the vector time
+ * its notices are complete for (see dsm_iv_collect).  0 or -ENOMEM.
  */
-int dsm_iv_collect(struct dsm_rt *rt, const uint64_t *since, bool own, struct dsm_notices *out);
+int dsm_iv_collect(struct dsm_rt *rt, const uint64_t *since, bool own, struct dsm_notices *out,
+		   uint64_t *vc);
 
 /* Keep from nv (appending to out) the notices a node with vector time vc
  * has not seen, except its own. */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime/base/compiler.h"
 #include "runtime/base/futex.h"
@@ -198,10 +199,18 @@ int dsm_sync_lock_release(struct dsm_rt *rt, unsigned int lock_id)
 	/* Publish this node's writes before the next holder can see the
 	 * grant; then tell the manager what the next holder must see. */
 	dsm_iv_release(rt);
+	/* The notices and the vector time they are complete for, at once
+	 * (another thread of this node may release or acquire meanwhile). */
 	if (dsm_iv_collect(rt, dsm_sync_vc_row(rt->sync.held_vc, rt->nnodes, lock_id), false,
-			   &rel.nv) < 0)
+			   &rel.nv, rel.vc) < 0)
 		dsm_rt_abort(rt, "out of memory for write notices");
-	dsm_iv_vc(rt, rel.vc);
+	/*
+	 * DSM_TEST_RELEASE_DELAY_US, for libdsm's own tests: give this
+	 * node's other threads time to release and acquire other locks
+	 * while this release is under way (t_lockvc).
+	 */
+	if (rt->sync.test_release_delay_us)
+		usleep(rt->sync.test_release_delay_us);
 
 	pthread_mutex_lock(&rt->sync.lock);
 	if (mgr == rt->self)

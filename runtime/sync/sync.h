@@ -61,6 +61,7 @@ struct dsm_sync {
 					 * releasers knew */
 	struct dsm_lock_waiter *waiters;	/* this node's threads awaiting grants */
 	uint64_t next_token;
+	unsigned int test_release_delay_us;	/* DSM_TEST_RELEASE_DELAY_US (lock.c) */
 
 	/* barrier */
 	uint64_t barrier_epoch;		/* barriers this node has entered */

@@ -73,6 +73,8 @@ static const struct prog_case progs[] = {
 	{ .name = "t_visibility" },				/* 3 nodes or more */
 	{ .name = "t_multiwriter", .args = { "6", "10" } },	/* ROUNDS WRITES */
 	{ .name = "t_sweep",      .args = { "64", "3" } },	/* PAGES ROUNDS */
+	{ .name = "t_lockvc",     .args = { "60" },		/* ROUNDS */
+	  .env = { "DSM_TEST_RELEASE_DELAY_US=500" } },	/* widens a release's window */
 };
 #define NPROGS ((int)(sizeof(progs) / sizeof(progs[0])))
 
