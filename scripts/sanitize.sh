@@ -188,7 +188,7 @@ run_job() {
 multinode_progs=(
 	"t_counter 3 200" "t_flag 64 6" "t_falseshare 4 5" "t_jacobi 66 130 20"
 	"t_threads 3 4 3" "t_alloc" "t_api" "t_syscalls 3" "t_vclock 5"
-	"t_visibility" "t_multiwriter 6 10" "t_sweep 64 3"
+	"t_visibility" "t_multiwriter 6 10" "t_sweep 64 3" "t_lockvc 60"
 )
 multinode_targets() {
 	local p
@@ -232,6 +232,7 @@ run_asan() {
 			for p in "${multinode_progs[@]}"; do
 				extra=""
 				[ "${p%% *}" = t_alloc ] && extra="DSM_HEAP_SIZE=4M"	# ENOMEM path
+				[ "${p%% *}" = t_lockvc ] && extra="DSM_TEST_RELEASE_DELAY_US=500"
 				# shellcheck disable=SC2086  # p is "PROG ARGS..."
 				run_job "$dir" "asan $m $be" "$nodes" \
 					"DSM_CONSISTENCY=$m DSM_FAULT_BACKEND=$be $extra" $p
