@@ -47,6 +47,7 @@ typedef uint64_t (*dsm_tick_fn)(struct dsm_rt *rt);
 struct dsm_registry {
 	dsm_msg_fn on[DSM_WT_MAX + 1];		/* by message type; NULL: nobody's */
 	const char *owner[DSM_WT_MAX + 1];	/* the module that registered it */
+	bool fault_safe[DSM_WT_MAX + 1];	/* may be delivered by a waiting fault */
 	dsm_tick_fn tick[DSM_REG_MAX_TICKS];
 	int nticks;
 	void (*gauge[DSM_REG_MAX_TICKS])(struct dsm_rt *rt, struct dsm_stats *out);
@@ -84,6 +85,17 @@ struct dsm_module {
  * another module has one of them. */
 int dsm_msg_register(struct dsm_rt *rt, const char *owner, unsigned int first, unsigned int last,
 		     dsm_msg_fn fn);
+/*
+ * registry.c: messages of type may also be delivered by an application
+ * thread that waits for a reply in the fault path (signal context, and
+ * at the same time as the service thread delivers others): their handler
+ * takes only page locks, makes only signal-safe calls and keeps no state
+ * of the service thread's own.  Module init only.
+ */
+void dsm_msg_fault_safe(struct dsm_rt *rt, unsigned int type);
+/* registry.c: the transport's fault_safe callback (ctx is the rt). */
+bool dsm_msg_is_fault_safe(void *ctx, uint8_t type);
+
 /* registry.c: add a service-thread tick.  0 or -ENOSPC. */
 int dsm_tick_register(struct dsm_rt *rt, dsm_tick_fn fn);
 /* registry.c: fill in every registered module's gauges (stats.c). */

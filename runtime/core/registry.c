@@ -32,6 +32,19 @@ int dsm_msg_register(struct dsm_rt *rt, const char *owner, unsigned int first, u
 	return 0;
 }
 
+void dsm_msg_fault_safe(struct dsm_rt *rt, unsigned int type)
+{
+	if (type <= DSM_WT_MAX)
+		rt->reg.fault_safe[type] = true;
+}
+
+bool dsm_msg_is_fault_safe(void *ctx, uint8_t type)
+{
+	const struct dsm_rt *rt = ctx;
+
+	return type <= DSM_WT_MAX && rt->reg.fault_safe[type];
+}
+
 int dsm_tick_register(struct dsm_rt *rt, dsm_tick_fn fn)
 {
 	struct dsm_registry *r = &rt->reg;

@@ -143,6 +143,14 @@ void dsm_rt_send_pages(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, 
 int dsm_rt_read_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,
 		     size_t npages);
 
+/*
+ * Wait until *word differs from val, a reply expected from node (any
+ * thread but the service thread, signal context included): over a
+ * transport that can (wait_peer), this thread reads node's connection and
+ * delivers the reply itself.  Returns at once if *word differs already.
+ */
+void dsm_rt_wait_reply(struct dsm_rt *rt, int node, uint32_t *word, uint32_t val);
+
 /* A peer broke the protocol: one line naming it, then end the process. */
 void dsm_rt_protocol_error(struct dsm_rt *rt, int src, const char *what, uint64_t arg)
 	__attribute__((noreturn));

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "runtime/base/clock.h"
+#include "runtime/base/futex.h"
 #include "runtime/base/log.h"
 #include "runtime/core/rt.h"
 #include "runtime/protocol/diff.h"
@@ -56,6 +57,22 @@ void dsm_rt_send_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, s
 		      uint64_t arg1)
 {
 	dsm_rt_send_pages(rt, node, type, aux, page, 1, arg1);
+}
+
+/*
+ * How long a waiting thread keeps a peer's connection before it lets the
+ * service thread wait for it: replies come in tens of microseconds, and
+ * a connection lent out holds back nothing (frames the borrower may not
+ * deliver end the loan at once).
+ */
+#define WAIT_PEER_BUDGET_NS 2000000ull
+
+void dsm_rt_wait_reply(struct dsm_rt *rt, int node, uint32_t *word, uint32_t val)
+{
+	if (rt->tp->ops->wait_peer && !__atomic_load_n(&rt->stopping, __ATOMIC_RELAXED) &&
+	    rt->tp->ops->wait_peer(rt->tp, node, word, val, WAIT_PEER_BUDGET_NS) == 0)
+		return;
+	dsm_wait_change(word, val, rt->spin_ns);
 }
 
 int dsm_rt_read_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,
@@ -161,6 +178,7 @@ void dsm_service_params(struct dsm_rt *rt, struct dsm_tp_params *p)
 	p->max_payload = dsm_rt_max_payload(rt);
 	p->deliver = dsm_msg_dispatch;	/* the modules' registry (module.h) */
 	p->peer_lost = peer_lost;
+	p->fault_safe = dsm_msg_is_fault_safe;
 	p->ctx = rt;
 }
 

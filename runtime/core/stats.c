@@ -17,7 +17,7 @@
 	X(diffs_created) X(diffs_applied) X(diff_bytes) X(msgs_sent) X(msgs_recv) \
 	X(bytes_sent) X(bytes_recv) X(lock_acquires) X(barriers) X(numa_migrations) \
 	X(twins) X(write_notices) X(notices_held) X(numa_replications) X(numa_freezes) \
-	X(heartbeats)
+	X(heartbeats) X(msgs_by_waiter)
 
 /* finalize: node 0 gathers every node's counters (one runtime per process) */
 static struct {
@@ -61,6 +61,7 @@ void dsm_rt_stats(struct dsm_rt *rt, struct dsm_stats *out)
 	out->write_notices = LOAD(c->write_notices);
 	out->notices_held = 0;
 	out->heartbeats = hb_sent;
+	out->msgs_by_waiter = LOAD(t->msgs_by_waiter);
 #undef LOAD
 	/* Gauges the modules keep (sync: notices_held). */
 	dsm_gauges_run(rt, out);

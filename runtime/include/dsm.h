@@ -185,6 +185,9 @@ struct dsm_stats {
 	                                          * after migrating too often */
 	uint64_t heartbeats;                     /* heartbeats this node sent (DSM_FAILURE_TIMEOUT);
 	                                          * not in msgs_sent/msgs_recv, bytes_* */
+	uint64_t msgs_by_waiter;                 /* of msgs_recv: delivered by the thread that
+	                                          * waited for them, not the service thread
+	                                          * (tcp; dsm(7), Polling) */
 };
 /** This node's counters since dsm_init.  @return 0, -EINVAL (NULL), -DSM_ENOTINIT. */
 int dsm_get_stats(struct dsm_stats *out);

@@ -27,6 +27,7 @@ struct dsm_tp;
 /* Traffic counters, kept by the transport, read by dsm_get_stats. */
 struct dsm_tp_counters {
 	uint64_t msgs_sent, msgs_recv, bytes_sent, bytes_recv;
+	uint64_t msgs_by_waiter;	/* of msgs_recv: delivered by wait_peer's caller */
 };
 
 struct dsm_tp_params {
@@ -43,6 +44,12 @@ struct dsm_tp_params {
 	 * BYE.  why is one phrase.  Typically ends the process.
 	 */
 	void (*peer_lost)(void *ctx, int node, const char *why);
+	/*
+	 * Any thread: may a message of this type be delivered by an
+	 * application thread that waits for a reply, possibly in signal
+	 * context (wait_peer)?  NULL: none may.
+	 */
+	bool (*fault_safe)(void *ctx, uint8_t type);
 	void *ctx;
 };
 
@@ -112,6 +119,17 @@ struct dsm_tp_ops {
 	int (*progress)(struct dsm_tp *tp, int timeout_ms);
 	/* Any thread: make a blocked progress() return soon. */
 	void (*wake)(struct dsm_tp *tp);
+	/*
+	 * Optional.  An application thread (signal context included) waits
+	 * up to budget_ns for *word to differ from val, a reply from node
+	 * that the deliver callback will flag there: meanwhile it reads
+	 * node's connection itself and delivers what it may (fault_safe),
+	 * saving the service thread's wake-up.  0 when *word changed;
+	 * -EAGAIN otherwise (the caller waits as usual: the service thread
+	 * delivers the rest).
+	 */
+	int (*wait_peer)(struct dsm_tp *tp, int node, const uint32_t *word, uint32_t val,
+			 uint64_t budget_ns);
 	/*
 	 * Finalize thread, service thread still running: send BYE to every
 	 * peer and wait (up to timeout_ms) until every peer's BYE arrived, so

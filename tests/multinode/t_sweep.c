@@ -21,6 +21,9 @@
  * eighth of the pages (one per page without claim-ahead).  Under
  * sequential consistency only the data is checked.
  *
+ * Over tcp, a faulting thread reads its replies itself: each reader must
+ * count some in msgs_by_waiter.
+ *
  * T_SWEEP_VERBOSE=1 prints each sweep's message count on stderr.
  *
  * Exit 0 on success, 1 with one line on stderr naming what was wrong.
@@ -153,6 +156,18 @@ int main(int argc, char **argv)
 			}
 			dsm_barrier();
 		}
+	}
+	/* Over tcp a faulting thread reads its own replies (dsm(7),
+	 * Polling): a reader must have had some delivered so. */
+	if (nodes > 1 && me != 0 && (!getenv("DSM_TRANSPORT") ||
+				     !strcmp(getenv("DSM_TRANSPORT"), "tcp"))) {
+		struct dsm_stats st;
+
+		if (dsm_get_stats(&st) < 0)
+			fail("dsm_get_stats failed");
+		if (!st.msgs_by_waiter)
+			fail("no reply was delivered by the faulting thread itself "
+			     "(%llu messages received)", (unsigned long long)st.msgs_recv);
 	}
 	if (dsm_finalize() < 0)
 		fail("dsm_finalize failed");

@@ -445,7 +445,7 @@ static int home_locked(struct dsm_rt *rt, size_t page, int claimant)
 		}
 		if (pl->seq == seq) {
 			dsm_dir_unlock(&rt->dir, page);
-			dsm_wait_change(&pl->seq, seq, rt->spin_ns);
+			dsm_rt_wait_reply(rt, mgr, &pl->seq, seq);
 			dsm_dir_lock(&rt->dir, page);
 		}
 	}
@@ -597,18 +597,19 @@ int dsm_rx_fault(struct dsm_rt *rt, size_t page, enum dsm_access access)
 	}
 
 	while (pl->prot == DSM_PROT_NONE) {
+		size_t n, stride;
+
 		seq = pl->seq;
 		if (!pl->want) {
 			__atomic_store_n(&pl->want, DSM_PROT_READ, __ATOMIC_RELAXED);
 			cache_add_locked(rx, page);
-			size_t n, stride;
-
 			n = plan_run_locked(rt, home, page, &stride);
 			fetch_locked(rt, home, page, n, stride);
 		}
+		/* The reply comes from home: read it ourselves (service.c). */
 		if (pl->seq == seq) {
 			dsm_dir_unlock(&rt->dir, page);
-			dsm_wait_change(&pl->seq, seq, rt->spin_ns);
+			dsm_rt_wait_reply(rt, home, &pl->seq, seq);
 			dsm_dir_lock(&rt->dir, page);
 		}
 	}
@@ -1023,6 +1024,13 @@ int dsm_rx_init(struct dsm_rt *rt, bool weak)
 	rx->cached = reserve(npages * sizeof(uint32_t));
 	rx->cache_pos = reserve(npages * sizeof(uint32_t));
 	rx->max_batch = dsm_rt_max_payload(rt);
+	/* The replies a faulting thread waits for, which it may deliver
+	 * itself (dsm_rt_wait_reply): their handlers take page locks and make
+	 * signal-safe calls only.  (READ_REQ is not: its strided reply is
+	 * gathered in the service thread's buffer.) */
+	dsm_msg_fault_safe(rt, DSM_MSG_READ_REPLY);
+	dsm_msg_fault_safe(rt, DSM_MSG_HOME_IS);
+	dsm_msg_fault_safe(rt, DSM_MSG_DIFF_ACK);
 	rx->scratch = malloc(2 * sizeof(uint32_t) + dsm_diff_bound(rx->ps));
 	rx->gather = malloc(run_max(rx) * rx->ps);
 	rx->edges = calloc((npages + 63) / 64, sizeof(uint64_t));

@@ -282,9 +282,13 @@ static int seq_fault(struct dsm_rt *rt, size_t page, enum dsm_access access)
 				dsm_rt_send(rt, home, need == DSM_PROT_RW ? DSM_MSG_WRITE_REQ :
 					    DSM_MSG_READ_REQ, 0, page, 0, NULL, 0);
 		}
+		/* The grant comes from home: read it ourselves (service.c). */
 		if (pl->seq == seq) {
 			dsm_dir_unlock(&rt->dir, page);
-			dsm_wait_change(&pl->seq, seq, rt->spin_ns);
+			if (home == rt->self)
+				dsm_wait_change(&pl->seq, seq, rt->spin_ns);
+			else
+				dsm_rt_wait_reply(rt, home, &pl->seq, seq);
 			dsm_dir_lock(&rt->dir, page);
 		}
 	}
@@ -503,7 +507,10 @@ static int seq_init(struct dsm_rt *rt)
 {
 	struct dsm_deferred *d = &seq_deferred;
 
-	(void)rt;
+	/* The grants a faulting thread waits for, which it may deliver itself
+	 * (dsm_rt_wait_reply): page locks and signal-safe calls only. */
+	dsm_msg_fault_safe(rt, DSM_MSG_READ_REPLY);
+	dsm_msg_fault_safe(rt, DSM_MSG_WRITE_GRANT);
 	d->n = 0;
 	pthread_mutex_init(&d->lock, NULL);
 	d->v = calloc(DEFERRED_CAP, sizeof(*d->v));

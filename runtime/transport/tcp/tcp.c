@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime/base/clock.h"
@@ -25,14 +26,24 @@
 #define CLOSE_FLUSH_MS 2000
 #define CLOSE_DRAIN_MS 1000
 
-static void arm_output(struct dsm_tcp *t, struct dsm_tcp_conn *c, bool on)
+/* Input (level-triggered; not while lent to a waiting thread: wait_peer). */
+#define IN_EVENTS EPOLLIN
+
+/* What the service thread hears of c: input unless lent, output if
+ * armed.  Caller holds c->lock. */
+static int set_events_locked(struct dsm_tcp *t, struct dsm_tcp_conn *c, bool in, bool out)
 {
 	struct epoll_event ev = {
-		.events = EPOLLIN | (on ? EPOLLOUT : 0),
+		.events = (in ? IN_EVENTS : 0) | (out ? EPOLLOUT : 0),
 		.data.u32 = (uint32_t)c->peer,
 	};
 
-	if (c->out_armed != on && epoll_ctl(t->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+	return epoll_ctl(t->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void arm_output(struct dsm_tcp *t, struct dsm_tcp_conn *c, bool on)
+{
+	if (c->out_armed != on && set_events_locked(t, c, !c->lent, on) == 0)
 		c->out_armed = on;
 }
 
@@ -307,21 +318,101 @@ static int rx_iov(struct dsm_tcp_conn *c, struct iovec *iov)
 	return n;
 }
 
-/* Service thread: read all that is there, deliver complete frames. */
-static int read_input(struct dsm_tcp *t, struct dsm_tcp_conn *c)
+/* A borrower may deliver the frame just read (cur) in its own thread. */
+static bool borrower_may_deliver(struct dsm_tcp *t, struct dsm_tcp_conn *c)
 {
-	int delivered = 0;
+	const struct dsm_tp_params *p = &t->tp.params;
+	uint8_t type = c->cur.type == DSM_WT_PAGE ? c->inner.type : c->cur.type;
 
+	if (c->cur.type == DSM_WT_PAGE &&
+	    dsm_wire_check_page(&c->inner, &c->cur, c->peer, p->max_payload))
+		return false;	/* the service thread reports it */
+	return c->cur.type != DSM_WT_BYE && p->fault_safe && p->fault_safe(p->ctx, type);
+}
+
+#define INPUT_STOP (-EAGAIN)	/* borrowed: left the rest to the service thread */
+
+static void dsm_tcp_wake(struct dsm_tp *tp);
+
+/*
+ * cur's body is complete: deliver it, or (borrowed, a type the borrower
+ * may not deliver) hold it for the service thread.
+ */
+static int frame_done(struct dsm_tcp *t, struct dsm_tcp_conn *c, bool borrowed)
+{
+	if (borrowed && !borrower_may_deliver(t, c)) {
+		c->in_body = false;
+		c->held = true;
+		return INPUT_STOP;
+	}
+	if (borrowed)
+		dsm_count(t->tp.counters.msgs_by_waiter, 1);
+	return end_frame(t, c);
+}
+
+/* The next header is complete: start its frame (a borrower leaves a bad
+ * one for the service thread, which reports it). */
+static int header_done(struct dsm_tcp *t, struct dsm_tcp_conn *c, bool borrowed)
+{
+	int ret;
+
+	if (borrowed && dsm_wire_check_stream(&c->next, c->peer, t->tp.params.max_payload,
+					      t->tp.mem_base ? t->tp.mem_len : 0))
+		return INPUT_STOP;
+	if ((ret = start_frame(t, c)) < 0)
+		return ret;
+	/* Frames with an empty body end as soon as they start. */
+	return c->body_len == 0 ? frame_done(t, c, borrowed) : 0;
+}
+
+/* Service thread, rx_lock held: what a borrower left, in order. */
+static int resume_input(struct dsm_tcp *t, struct dsm_tcp_conn *c)
+{
+	int delivered = 0, ret;
+
+	if (c->held) {
+		c->held = false;
+		if ((ret = end_frame(t, c)) < 0)
+			return ret;
+		delivered += ret;
+	}
+	while (!c->in_body && c->next_got == sizeof(c->next)) {
+		if ((ret = header_done(t, c, false)) < 0)
+			return ret;
+		delivered += ret;
+	}
+	return delivered;
+}
+
+/*
+ * Read all that is there, deliver complete frames; rx_lock held.  The
+ * service thread's (borrowed false), or a waiting application thread's
+ * (wait_peer), which stops with INPUT_STOP at the first frame it may not
+ * deliver, and on an error or end of stream, and leaves them to the
+ * service thread.
+ */
+static int read_input(struct dsm_tcp *t, struct dsm_tcp_conn *c, bool borrowed)
+{
+	int delivered = 0, ret;
+
+	if (!borrowed) {
+		if ((ret = resume_input(t, c)) < 0)
+			return ret;
+		delivered += ret;
+	} else if (c->held || (!c->in_body && c->next_got == sizeof(c->next))) {
+		return INPUT_STOP;
+	}
 	for (;;) {
 		struct iovec iov[3];
 		struct msghdr m = { .msg_iov = iov };
 		ssize_t n;
 		size_t got;
-		int ret;
 
 		m.msg_iovlen = (size_t)rx_iov(c, iov);
 		n = recvmsg(c->fd, &m, MSG_DONTWAIT);
 		if (n > 0) {
+			int stop = 0;
+
 			got = (size_t)n;
 			if (c->in_body) {
 				size_t take = c->body_len - c->body_got;
@@ -330,28 +421,33 @@ static int read_input(struct dsm_tcp *t, struct dsm_tcp_conn *c)
 				c->body_got += take;
 				got -= take;
 				if (c->body_got == c->body_len) {
-					if ((ret = end_frame(t, c)) < 0)
+					if ((ret = frame_done(t, c, borrowed)) == INPUT_STOP)
+						stop = 1;
+					else if (ret < 0)
 						return ret;
-					delivered += ret;
+					else
+						delivered += ret;
 				}
 			}
 			c->next_got += got;
-			/* Frames with an empty body end as soon as they start. */
-			while (!c->in_body && c->next_got == sizeof(c->next)) {
-				if ((ret = start_frame(t, c)) < 0)
+			while (!stop && !c->in_body && c->next_got == sizeof(c->next)) {
+				if ((ret = header_done(t, c, borrowed)) == INPUT_STOP)
+					stop = 1;
+				else if (ret < 0)
 					return ret;
-				if (c->body_len == 0) {
-					if ((ret = end_frame(t, c)) < 0)
-						return ret;
+				else
 					delivered += ret;
-				}
 			}
+			if (stop)
+				return INPUT_STOP;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return delivered;
+		if (borrowed)
+			return INPUT_STOP;	/* end of stream or an error: the service thread's */
 		if (__atomic_load_n(&t->tp.bye_recv[c->peer], __ATOMIC_ACQUIRE) && n == 0) {
 			close_conn(t, c);	/* orderly: the peer said BYE first */
 			return delivered;
@@ -360,6 +456,85 @@ static int read_input(struct dsm_tcp *t, struct dsm_tcp_conn *c)
 		     strerror(errno));
 		return -DSM_EPEERLOST;
 	}
+}
+
+/*
+ * Service thread: read connection c, unless it is lent to a waiting
+ * thread; then the borrower hands back what it leaves (missed, kick).
+ */
+static int service_input(struct dsm_tcp *t, struct dsm_tcp_conn *c)
+{
+	int ret;
+
+	if (pthread_mutex_trylock(&c->rx_lock)) {
+		__atomic_store_n(&c->missed, 1, __ATOMIC_SEQ_CST);
+		/* The borrower may have just let go before it saw missed. */
+		if (pthread_mutex_trylock(&c->rx_lock))
+			return 0;
+	}
+	ret = c->closed ? 0 : read_input(t, c, false);
+	pthread_mutex_unlock(&c->rx_lock);
+	return ret;
+}
+
+/*
+ * An application thread waits for *word to change (a reply from node):
+ * while it waits, it borrows node's connection and delivers, in its own
+ * thread, the frames it may (params.fault_safe), so that a reply costs one
+ * thread wake-up, not two (this node's service thread, then the waiter),
+ * and the service thread does not compete for a CPU with the waiter.  Any
+ * thread, signal context included (only syscalls, the runtime's locks and
+ * the handlers of fault-safe types).  0 when *word changed; -EAGAIN when
+ * it did not within budget_ns, or the connection is lent to another
+ * waiter, or input waits that only the service thread may deliver: the
+ * caller then waits as usual.
+ */
+static int dsm_tcp_wait_peer(struct dsm_tp *tp, int node, const uint32_t *word, uint32_t val,
+			     uint64_t budget_ns)
+{
+	struct dsm_tcp *t = to_tcp(tp);
+	struct dsm_tcp_conn *c = &t->conns[node];
+	uint64_t end = dsm_now_ns() + budget_ns;
+	bool kick;
+
+	if (node == tp->self || c->fd < 0 || __atomic_load_n(&c->closed, __ATOMIC_RELAXED) ||
+	    pthread_mutex_trylock(&c->rx_lock))
+		return -EAGAIN;
+	/* The service thread stops hearing of c's input while it is lent:
+	 * else every reply would wake it too, for nothing. */
+	pthread_mutex_lock(&c->lock);
+	c->lent = true;
+	set_events_locked(t, c, false, c->out_armed);
+	pthread_mutex_unlock(&c->lock);
+	while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == val &&
+	       !__atomic_load_n(&c->closed, __ATOMIC_RELAXED)) {
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		uint64_t now = dsm_now_ns();
+		struct timespec ts;
+
+		if (read_input(t, c, true) == INPUT_STOP ||
+		    __atomic_load_n(word, __ATOMIC_ACQUIRE) != val || now >= end)
+			break;
+		ts.tv_sec = (time_t)((end - now) / 1000000000ull);
+		ts.tv_nsec = (long)((end - now) % 1000000000ull);
+		if (ppoll(&p, 1, &ts, NULL) < 0 && errno != EINTR)
+			break;
+	}
+	kick = c->held || (!c->in_body && c->next_got == sizeof(c->next));
+	pthread_mutex_unlock(&c->rx_lock);
+	/* Heard again: bytes that came after our last read raise an edge now. */
+	pthread_mutex_lock(&c->lock);
+	c->lent = false;
+	if (!c->closed)
+		set_events_locked(t, c, true, c->out_armed);
+	pthread_mutex_unlock(&c->lock);
+	/* Input the service thread was told of before we took the connection
+	 * (it found rx_lock taken), or that we left half-way: it reads on. */
+	if (__atomic_exchange_n(&c->missed, 0, __ATOMIC_SEQ_CST) || kick) {
+		__atomic_fetch_or(&t->kick, 1ull << node, __ATOMIC_RELEASE);
+		dsm_tcp_wake(tp);
+	}
+	return __atomic_load_n(word, __ATOMIC_ACQUIRE) != val ? 0 : -EAGAIN;
 }
 
 static int dsm_tcp_progress(struct dsm_tp *tp, int timeout_ms)
@@ -396,10 +571,18 @@ static int dsm_tcp_progress(struct dsm_tp *tp, int timeout_ms)
 		if (ev[i].events & EPOLLOUT)
 			flush_output(t, c);
 		if (ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
-			ret = read_input(t, c);
+			ret = service_input(t, c);
 			if (ret > 0)
 				delivered += ret;
 		}
+	}
+	/* Connections a waiting thread gave back with input left in them. */
+	for (uint64_t k = __atomic_exchange_n(&t->kick, 0, __ATOMIC_ACQUIRE); k; k &= k - 1) {
+		struct dsm_tcp_conn *c = &t->conns[__builtin_ctzll(k)];
+		int ret = c->closed ? 0 : service_input(t, c);
+
+		if (ret > 0)
+			delivered += ret;
 	}
 	return delivered;
 }
@@ -490,6 +673,7 @@ static void dsm_tcp_close(struct dsm_tp *tp)
 		free(c->out);
 		free(c->in);
 		pthread_mutex_destroy(&c->lock);
+		pthread_mutex_destroy(&c->rx_lock);
 	}
 	if (t->epfd >= 0)
 		close(t->epfd);
@@ -512,6 +696,7 @@ static int dsm_tcp_open(const struct dsm_tp_params *params, struct dsm_tp **tp_p
 		t->conns[i].fd = -1;
 		t->conns[i].peer = i;
 		pthread_mutex_init(&t->conns[i].lock, NULL);
+		pthread_mutex_init(&t->conns[i].rx_lock, NULL);
 	}
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	t->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -529,7 +714,7 @@ static int dsm_tcp_open(const struct dsm_tp_params *params, struct dsm_tp **tp_p
 	}
 	for (int i = 0; i < t->tp.nnodes; i++) {
 		struct dsm_tcp_conn *c = &t->conns[i];
-		struct epoll_event cev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+		struct epoll_event cev = { .events = IN_EVENTS, .data.u32 = (uint32_t)i };
 
 		if (i == t->tp.self)
 			continue;
@@ -564,6 +749,7 @@ const struct dsm_tp_ops dsm_tcp_ops = {
 	.register_mem = dsm_tcp_register_mem,
 	.progress = dsm_tcp_progress,
 	.wake     = dsm_tcp_wake,
+	.wait_peer = dsm_tcp_wait_peer,
 	.shutdown = dsm_tp_shutdown_bye,
 	.flush    = dsm_tcp_flush,
 };

@@ -25,9 +25,16 @@ struct dsm_tcp_conn {
 	size_t out_len;		/* end of queued bytes */
 	size_t out_cap;
 	bool out_armed;		/* EPOLLOUT requested */
+	bool lent;		/* input lent to a waiting thread: no EPOLLIN */
 	bool closed;		/* no more sends (peer lost or closed) */
 	/*
-	 * Input, service thread only.  A frame is read as its header, then
+	 * Input, under rx_lock: the service thread's, or lent to an
+	 * application thread that waits for a reply from this peer
+	 * (wait_peer in tcp.c), which then reads and delivers the frames
+	 * itself.  A borrower delivers only the types the runtime says are
+	 * safe there (params.fault_safe); it leaves the first other frame
+	 * read but not delivered (held), or its header read but not started,
+	 * for the service thread, and ends the loan.  A frame is read as its header, then
 	 * its body straight into place: a runtime payload into in, a page
 	 * (DSM_WT_PAGE) into the registered region, so that no page is ever
 	 * copied out of a receive buffer.  Each read also asks for the next
@@ -43,12 +50,16 @@ struct dsm_tcp_conn {
 	int body_cnt;
 	size_t body_len, body_got;
 	char *in;			/* max_payload bytes */
+	pthread_mutex_t rx_lock;	/* the input side above */
+	bool held;			/* cur read whole, to be delivered by the service thread */
+	uint32_t missed;		/* the service thread found rx_lock lent out */
 };
 
 struct dsm_tcp {
 	struct dsm_tp tp;	/* first: to_tcp() recovers the container */
 	int epfd;
 	int wakefd;		/* eventfd: wakes a blocked progress() */
+	uint64_t kick;		/* bit per peer: input a borrower left for the service thread */
 	struct dsm_tcp_conn conns[DSM_MAX_NODES];
 };
 
