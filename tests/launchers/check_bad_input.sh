@@ -95,6 +95,7 @@ row "dsmrun without -n" 2 "-n N is required" "$dsmrun" "${ok[@]}"
 row "dsmrun without a program" 2 "no program given" "$dsmrun" -n 2
 row "dsmrun --timeout -1" 2 "--timeout needs a whole number of seconds (0 for none), got '-1'" "$dsmrun" --timeout=-1 -n 1 "${ok[@]}"
 row "dsmrun --timeout 1m" 2 "got '1m'" "$dsmrun" --timeout 1m -n 1 "${ok[@]}"
+row "dsmrun --restart-on-failure many" 2 "--restart-on-failure needs a number of restarts from 0 to 100, got 'many'" "$dsmrun" --restart-on-failure many -n 1 "${ok[@]}"
 row "dsmrun --hosts a,,b" 2 "--hosts: empty host name in 'a,,b'" "$dsmrun" --hosts a,,b "${ok[@]}"
 row "dsmrun --hosts '-oProxyCommand=x'" 2 "is not a host name or address" "$dsmrun" --hosts=-oProxyCommand=x "${ok[@]}"
 row "dsmrun --hosts with 65 hosts" 2 "65 hosts given, at most 64" "$dsmrun" --hosts "$(seq -s, 1 65)" "${ok[@]}"

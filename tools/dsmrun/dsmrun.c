@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "tools/dsmrun/bind.h"
+#include "tools/dsmrun/supervise.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -258,6 +259,10 @@ static void usage(FILE *f)
 "                       without --hosts; with it, default: one per host)\n"
 "      --label          prefix every line of output with \"[NODE] \"\n"
 "      --timeout SEC    end the job after SEC seconds (0: never); exit 124\n"
+"      --restart-on-failure N\n"
+"                       after a failure start the job again, from the last\n"
+"                       complete checkpoint in DSM_CHECKPOINT_DIR if there is\n"
+"                       one (DSM_RESTART=1), at most N times (0 to 100)\n"
 "      --bind numa|core bind node i to the CPUs of NUMA domain (or core) i\n"
 "                       modulo their number, among the CPUs dsmrun may use\n"
 "      --make-env HOST:PORT\n"
@@ -1440,7 +1445,7 @@ int main(int argc, char **argv)
 	static struct dsm_job job;
 	const char *make_env_arg = NULL;
 	const char *val, *name;
-	long v;
+	long v, restarts = 0;
 	int i, err;
 
 	open_std_fds();
@@ -1474,6 +1479,12 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(a, "--label") == 0) {
 			job.label = true;
+			continue;
+		}
+		if (take_opt(argc, argv, &i, NULL, "--restart-on-failure", &val, &name)) {
+			if (!val || parse_number(val, 0, 100, &restarts) < 0)
+				usage_error("--restart-on-failure needs a number of restarts from 0 "
+					    "to 100, got '%s'", val ? val : "");
 			continue;
 		}
 		if (take_opt(argc, argv, &i, "-n", "--nodes", &val, &name)) {
@@ -1539,6 +1550,9 @@ int main(int argc, char **argv)
 			    DSMRUN_MAX_NODES);
 	if (i >= argc)
 		usage_error("no program given");
+	/* Each attempt below runs in a child of the supervisor. */
+	if (restarts > 0)
+		dsmrun_supervise(restarts);
 
 	job.argv = argv + i;
 	if (job.hosts) {
