@@ -113,8 +113,9 @@ static uint64_t hb_tick(struct dsm_rt *rt)
 		if (__atomic_load_n(&hb->sent[n], __ATOMIC_RELAXED) &&
 		    __atomic_exchange_n(&hb->sent[n], 0, __ATOMIC_RELAXED))
 			hb->last_sent[n] = now;
-		if (hb->heard[n]) {
-			hb->heard[n] = 0;
+		/* atomic: a thread that waits for a reply delivers too */
+		if (__atomic_load_n(&hb->heard[n], __ATOMIC_RELAXED) &&
+		    __atomic_exchange_n(&hb->heard[n], 0, __ATOMIC_RELAXED)) {
 			hb->last_heard[n] = now;
 			hb->ever_heard[n] = true;
 		}

@@ -58,7 +58,8 @@ static inline void dsm_hb_sent(struct dsm_heartbeat *hb, int node)
 		__atomic_store_n(&hb->sent[node], 1, __ATOMIC_RELAXED);
 }
 
-/* Service thread: a message from node was delivered. */
+/* The service thread, or a thread that delivers its own reply
+ * (dsm_rt_wait_reply): a message from node was delivered. */
 static inline void dsm_hb_heard(struct dsm_heartbeat *hb, int node)
 {
 	__atomic_store_n(&hb->heard[node], 1, __ATOMIC_RELAXED);
