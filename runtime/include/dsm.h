@@ -183,6 +183,8 @@ struct dsm_stats {
 	                                          * kept on their readers' domain (dsm(7)) */
 	uint64_t numa_freezes;                   /* DSM_NUMA=migrate: pages frozen in place
 	                                          * after migrating too often */
+	uint64_t ckpt_ns;                        /* time spent in dsm_checkpoint (ns) */
+	uint64_t ckpt_bytes;                     /* bytes of checkpoint files this node wrote */
 };
 /** This node's counters since dsm_init.  @return 0, -EINVAL (NULL), -DSM_ENOTINIT. */
 int dsm_get_stats(struct dsm_stats *out);
