@@ -259,12 +259,12 @@ int dsm_lock_quiesce(struct dsm_rt *rt)
 	pthread_mutex_lock(&s->lock);
 	for (unsigned int i = 0; i < DSM_MAX_LOCKS && ret == 0; i++) {
 		if (s->held[i]) {
-			dsm_err("dsm_checkpoint: node %d holds lock %u: take checkpoints with no "
-				"lock held", rt->self, i);
+			dsm_err("dsm_checkpoint/dsm_rollback: node %d holds lock %u: checkpoints "
+				"and rollbacks need every lock free", rt->self, i);
 			ret = -EBUSY;
 		} else if (s->mgr[i].head) {
-			dsm_err("dsm_checkpoint: lock %u has waiters: take checkpoints with no "
-				"lock held or wanted", i);
+			dsm_err("dsm_checkpoint/dsm_rollback: lock %u has waiters: checkpoints "
+				"and rollbacks need every lock free", i);
 			ret = -EBUSY;
 		}
 	}
