@@ -260,7 +260,7 @@ static int64_t next_epoch(struct dsm_rt *rt)
 	uint64_t *list, next = ck.epoch + 1;
 	size_t n;
 
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		dsm_err("dsm_checkpoint: cannot create DSM_CHECKPOINT_DIR=%s: %s", dir,
 			strerror(errno));
 		return -errno;

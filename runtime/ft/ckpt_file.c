@@ -172,7 +172,8 @@ static int write_file(const char *path, const struct ck_hdr *h,
 	ret = dsm_sha256_init(&w.md);
 	if (ret < 0)
 		goto out;
-	w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* The heap's contents: readable by the job's user only. */
+	w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (w.fd < 0) {
 		ret = -errno;
 		goto out;
