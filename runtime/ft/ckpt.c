@@ -477,9 +477,17 @@ int dsm_ckpt_restart(struct dsm_rt *rt)
 	size_t n = 0, i = 0;
 	int64_t status, epoch;
 
-	if (rt->self == 0)
+	/* Its scanner changes protections while the restore would reset them. */
+	if (rt->cfg.numa == DSM_NUMA_MIGRATE) {
+		if (rt->self == 0)
+			dsm_err("DSM_RESTART=1: checkpoints do not support DSM_NUMA=migrate");
+		return -DSM_ENOTSUP;
+	}
+	/* Node 0 proposes; what the dead job was still writing goes. */
+	if (rt->self == 0) {
 		remove_leftovers(dir);
-	list = dsm_ckpt_list(dir, &n);
+		list = dsm_ckpt_list(dir, &n);
+	}
 	for (;;) {
 		status = 0;
 		epoch = 0;
