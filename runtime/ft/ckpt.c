@@ -406,13 +406,32 @@ static int read_own(struct dsm_rt *rt, uint64_t epoch, bool loud, struct dsm_ckp
 	return 0;
 }
 
-/* Zero this node's memory of the whole heap: every page it does not get
- * back from its file is zero again, as the protocols then assume. */
+/*
+ * Zero this node's memory of the whole heap: every page it does not get
+ * back from its file is zero again, as the protocols then assume.  Only
+ * the memfd's data (SEEK_DATA) is written, so the cost is the memory in
+ * use; and it is written, not punched out, because the transport may
+ * have registered those very pages (RDMA) and must keep finding them.
+ */
 static void zero_heap(struct dsm_rt *rt)
 {
-	if (fallocate(rt->heap.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
-		      (off_t)rt->heap.size) < 0)
-		memset(rt->heap.rt, 0, rt->heap.size);
+	off_t at = 0, size = (off_t)rt->heap.size;
+
+	while (at < size) {
+		off_t data = lseek(rt->heap.memfd, at, SEEK_DATA), hole;
+
+		if (data < 0 && errno == ENXIO)
+			return;			/* no data from at on */
+		hole = data < 0 ? -1 : lseek(rt->heap.memfd, data, SEEK_HOLE);
+		if (data < 0 || hole < 0) {	/* no SEEK_DATA here: all of it */
+			memset(rt->heap.rt + at, 0, (size_t)(size - at));
+			return;
+		}
+		if (hole > size)
+			hole = size;
+		memset(rt->heap.rt + data, 0, (size_t)(hole - data));
+		at = hole;
+	}
 }
 
 /*
