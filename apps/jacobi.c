@@ -282,7 +282,8 @@ static uint64_t checksum_rows(const struct jacobi *jb, int lo, int hi)
 	uint64_t h = 0xcbf29ce484222325ull;
 
 	for (int i = lo; i < hi; i++) {
-		const unsigned char *b = (const void *)(jb->grid[jb->iters & 1] + (size_t)i * jb->stride);
+		const double *row = jb->grid[jb->iters & 1] + (size_t)i * jb->stride;
+		const unsigned char *b = (const void *)row;
 
 		for (size_t k = 0; k < (size_t)jb->n * sizeof(double); k++)
 			h = (h ^ b[k]) * 0x100000001b3ull;

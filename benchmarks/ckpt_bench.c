@@ -45,7 +45,8 @@ static double plain_write(const char *dir, const char *buf, size_t buflen, size_
 	t0 = bench_now();
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		fprintf(stderr, "ckpt_bench: node %d: %s: %s\n", dsm_node_id(), path, strerror(errno));
+		fprintf(stderr, "ckpt_bench: node %d: %s: %s\n", dsm_node_id(), path,
+			strerror(errno));
 		exit(1);
 	}
 	while (done < bytes) {
@@ -90,7 +91,8 @@ int main(int argc, char **argv)
 	if ((argc > 1 && bench_parse_long(argv[1], 1, 4096, &mb) < 0) ||
 	    (argc > 2 && bench_parse_long(argv[2], 1, MAX_RUNS, &runs) < 0)) {
 		if (dsm_node_id() == 0)
-			fprintf(stderr, "usage: ckpt_bench [MB (1..4096) [RUNS (1..%d)]]\n", MAX_RUNS);
+			fprintf(stderr, "usage: ckpt_bench [MB (1..4096) [RUNS (1..%d)]]\n",
+				MAX_RUNS);
 		dsm_finalize();
 		return 2;
 	}
