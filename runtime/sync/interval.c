@@ -327,6 +327,12 @@ static void gc_apply_locked(struct dsm_rt *rt, const uint64_t *floor)
 	struct dsm_intervals *iv = &rt->iv;
 
 	merge_vc(iv->floor, floor, rt->nnodes);
+	/* Never above this node's own vector time: a round that began before
+	 * a rollback (runtime/ft) counted intervals the rollback undid, whose
+	 * numbers are being used again. */
+	for (int n = 0; n < rt->nnodes; n++)
+		if (iv->floor[n] > iv->vc[n])
+			iv->floor[n] = iv->vc[n];
 	dsm_notices_prune(&iv->log, iv->floor);
 	iv->gc_asked = false;
 	iv->gc_at = 2 * iv->log.n > DSM_NOTICE_GC_MIN ? 2 * iv->log.n : DSM_NOTICE_GC_MIN;
