@@ -22,6 +22,14 @@
  *    "DSM_RESULT key=value ..." for scripts (dsm-bench parses it; here
  *    size=SIZExITERS).
  *
+ * Resumable (--checkpoint-every N): a checkpoint every N sweeps, with the
+ * next sweep's number in shared memory, where a checkpoint saves it; run
+ * again with DSM_RESTART=1 (dsmrun --restart) and the same arguments, the
+ * program allocates as before (the allocations are replayed), finds the
+ * grids and the sweep number restored and goes on from there, to the same
+ * bits as a run without failures (the check says so, and node 0 prints a
+ * checksum of the whole grid to compare runs by).
+ *
  * The grid is SIZE x SIZE doubles with fixed boundary rows and columns; two
  * grids are swapped each iteration.  Rows are block-partitioned among nodes
  * (and within a node among its threads).  Each row starts on a page boundary
@@ -30,6 +38,7 @@
  * page would ping-pong every iteration and measure false sharing, not the
  * algorithm.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +50,12 @@
 #define JACOBI_DEF_SIZE		2048
 #define JACOBI_DEF_ITERS	100
 
+/* What a restarted run needs besides the grids (shared memory). */
+struct jacobi_shared {
+	long next_it;			/* the sweep a restart resumes at */
+	uint64_t sums[DSM_MAX_NODES];	/* each node's checksum of its rows */
+};
+
 /* Everything the threads of one node share (private memory). */
 struct jacobi {
 	int n;			/* grid is n x n, n >= 3 */
@@ -50,15 +65,22 @@ struct jacobi {
 	double *grid[2];	/* shared: grid[it & 1] is read at sweep it */
 	int row_lo, row_hi;	/* this node's rows [row_lo, row_hi) */
 	double t0, t1;		/* timed region, taken by thread 0 */
+	long ckpt_every;	/* --checkpoint-every: sweeps between checkpoints, 0: none */
+	int start_it;		/* the first sweep (after a restart: the saved one) */
+	struct jacobi_shared *sh;
+	bool ckpt_failed;
 };
 
 static void usage(const char *prog)
 {
 	fprintf(stderr,
-		"usage: %s [-n SIZE] [-i ITERS] [-t THREADS]\n"
+		"usage: %s [-n SIZE] [-i ITERS] [-t THREADS] [--checkpoint-every N]\n"
 		"  -n SIZE     grid is SIZE x SIZE doubles (>= 3, default %d)\n"
 		"  -i ITERS    relaxation sweeps (>= 0, default %d)\n"
-		"  -t THREADS  application threads per node (1..%d, default 1)\n",
+		"  -t THREADS  application threads per node (1..%d, default 1)\n"
+		"  --checkpoint-every N, -c N\n"
+		"              dsm_checkpoint() every N sweeps; with DSM_RESTART=1\n"
+		"              (dsmrun --restart) resume from the last one\n",
 		prog, JACOBI_DEF_SIZE, JACOBI_DEF_ITERS, APP_MAX_THREADS);
 }
 
@@ -128,6 +150,29 @@ static void init_rows(struct jacobi *jb, int lo, int hi)
 	}
 }
 
+/*
+ * In place of the team barrier after sweep next - 1: the checkpoint is a
+ * barrier too.  The sweep to resume at is in shared memory first, and
+ * only thread 0 calls (collective: one thread per node), the others wait.
+ */
+static void checkpoint(struct app_team *team, int tid, struct jacobi *jb, int next)
+{
+	pthread_barrier_wait(&team->pbar);
+	if (tid == 0) {
+		int epoch;
+
+		if (dsm_node_id() == 0)
+			jb->sh->next_it = next;
+		epoch = dsm_checkpoint();
+		if (epoch < 0) {
+			fprintf(stderr, "jacobi: node %d: dsm_checkpoint after sweep %d: %s\n",
+				dsm_node_id(), next, dsm_strerror(epoch));
+			jb->ckpt_failed = true;
+		}
+	}
+	pthread_barrier_wait(&team->pbar);
+}
+
 static void *jacobi_thread_main(struct app_team *team, int tid, void *arg)
 {
 	struct jacobi *jb = arg;
@@ -144,16 +189,20 @@ static void *jacobi_thread_main(struct app_team *team, int tid, void *arg)
 	 * single-writer protocol that makes it the owner of those pages
 	 * before the clock starts.
 	 */
-	init_rows(jb, lo, hi);
+	if (jb->start_it == 0)
+		init_rows(jb, lo, hi);		/* else restored by the restart */
 	app_team_barrier(team, tid);
 	if (tid == 0)
 		jb->t0 = app_now();
 
-	for (it = 0; it < jb->iters; it++) {
+	for (it = jb->start_it; it < jb->iters; it++) {
 		sweep_rows(jb->grid[(it + 1) & 1], jb->grid[it & 1],
 			   jb->stride, jb->n, 0, lo, hi);
 		/* Neighbours read our edge rows in the next sweep. */
-		app_team_barrier(team, tid);
+		if (jb->ckpt_every && (it + 1) % jb->ckpt_every == 0 && it + 1 < jb->iters)
+			checkpoint(team, tid, jb, it + 1);
+		else
+			app_team_barrier(team, tid);
 	}
 
 	if (tid == 0)
@@ -227,6 +276,46 @@ static long check_rows(struct jacobi *jb, int lo, int hi)
 	return bad;
 }
 
+/* FNV-1a over the bits of rows [lo, hi). */
+static uint64_t checksum_rows(const struct jacobi *jb, int lo, int hi)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (int i = lo; i < hi; i++) {
+		const double *row = jb->grid[jb->iters & 1] + (size_t)i * jb->stride;
+		const unsigned char *b = (const void *)row;
+
+		for (size_t k = 0; k < (size_t)jb->n * sizeof(double); k++)
+			h = (h ^ b[k]) * 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* Take "--checkpoint-every N" (or "=N") out of argv: getopt does short
+ * options only.  0, or -1 for a bad value. */
+static int take_checkpoint_every(int *argc, char **argv, long *every)
+{
+	int i, k = 0, bad = 0;
+
+	for (i = 0; i < *argc; i++) {
+		const char *a = argv[i], *v = NULL;
+
+		if (!strcmp(a, "--checkpoint-every")) {
+			v = i + 1 < *argc ? argv[++i] : "";
+		} else if (!strncmp(a, "--checkpoint-every=", 19)) {
+			v = a + 19;
+		} else {
+			argv[k++] = argv[i];
+			continue;
+		}
+		if (app_parse_long(v, 1, 1 << 30, every) < 0)
+			bad = -1;
+	}
+	argv[k] = NULL;
+	*argc = k;
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	struct jacobi jb = { .nthreads = 1 };
@@ -241,6 +330,7 @@ int main(int argc, char **argv)
 		{ 'n', .l = &n, .lo = 3, .hi = 1 << 20 },
 		{ 'i', .l = &iters, .lo = 0, .hi = 1 << 30 },
 		{ 't', .i = &jb.nthreads, .lo = 1, .hi = APP_MAX_THREADS },
+		{ 'c', .l = &jb.ckpt_every, .lo = 1, .hi = 1 << 30 },
 		{ 0 }
 	};
 
@@ -249,7 +339,8 @@ int main(int argc, char **argv)
 	nnodes = dsm_num_nodes();
 
 	/* dsm_init has taken its --dsm-* options out of argv already. */
-	if (app_parse_args(argc, argv, "n:i:t:h", opts))
+	if (take_checkpoint_every(&argc, argv, &jb.ckpt_every) < 0 ||
+	    app_parse_args(argc, argv, "n:i:t:c:h", opts))
 		return app_usage_error(usage, argv[0]);
 	jb.n = (int)n;
 	jb.iters = (int)iters;
@@ -263,6 +354,16 @@ int main(int argc, char **argv)
 	jb.grid[1] = dsm_alloc_collective(gridbytes);
 	if (!jb.grid[0] || !jb.grid[1])
 		return app_alloc_failed("jacobi", "2 x %zu bytes of shared heap", gridbytes);
+	jb.sh = dsm_alloc_collective(sizeof(*jb.sh));
+	if (!jb.sh)
+		return app_alloc_failed("jacobi", "%zu bytes of shared heap", sizeof(*jb.sh));
+	/* Restarted: the grids are as the last checkpoint left them. */
+	if (dsm_restored_epoch() > 0) {
+		jb.start_it = (int)jb.sh->next_it;
+		if (me == 0)
+			printf("jacobi: restarted from checkpoint epoch %d at sweep %d\n",
+			       dsm_restored_epoch(), jb.start_it);
+	}
 	app_block_range(jb.n, nnodes, me, &lo, &hi);
 	jb.row_lo = (int)lo;
 	jb.row_hi = (int)hi;
@@ -275,7 +376,17 @@ int main(int argc, char **argv)
 	bad = check_rows(&jb, jb.row_lo, jb.row_hi);
 	passed = app_all_ok(app_check_report("jacobi", bad,
 					     "cells of rows %d..%d differ from the sequential result",
-					     jb.row_lo, jb.row_hi - 1));
+					     jb.row_lo, jb.row_hi - 1) && !jb.ckpt_failed);
+	if (jb.ckpt_every) {
+		uint64_t sum = 0xcbf29ce484222325ull;
+
+		jb.sh->sums[me] = checksum_rows(&jb, jb.row_lo, jb.row_hi);
+		dsm_barrier();
+		for (int k = 0; k < nnodes; k++)
+			sum = (sum ^ jb.sh->sums[k]) * 0x100000001b3ull;
+		if (me == 0)
+			printf("jacobi: checksum %016" PRIx64 "\n", sum);
+	}
 
 	if (me == 0)
 		printf("jacobi: %dx%d grid, %d iterations, %d node%s x %d thread%s, %s consistency: %.6f s, check %s\n",

@@ -7,6 +7,7 @@
 #include "runtime/base/futex.h"
 #include "runtime/base/log.h"
 #include "runtime/core/rt.h"
+#include "runtime/ft/ft.h"
 #include "runtime/protocol/protocol.h"
 
 int dsm_alloc_init(struct dsm_rt *rt)
@@ -42,6 +43,8 @@ void dsm_alloc_fini(struct dsm_rt *rt)
 		al->head = r->next;
 		free(r);
 	}
+	free(al->coll_log);
+	al->coll_log = NULL;
 }
 
 /* The node that manages ptr's block, and its arena if that is this node. */
@@ -96,6 +99,44 @@ void *dsm_alloc_local(struct dsm_rt *rt, size_t size, bool zero)
 	return (void *)p;
 }
 
+/* Remember call seq's result (the log grows with the calls: one thread). */
+static void log_collective(struct dsm_rt *rt, uint64_t seq, uintptr_t p, size_t size)
+{
+	struct dsm_alloc *al = &rt->alloc;
+
+	if (seq > al->coll_log_cap) {
+		size_t cap = al->coll_log_cap ? 2 * al->coll_log_cap : 64;
+		struct dsm_coll_done *v = realloc(al->coll_log, cap * sizeof(*v));
+
+		if (!v)
+			dsm_rt_abort(rt, "out of memory recording a collective allocation");
+		al->coll_log = v;
+		al->coll_log_cap = cap;
+	}
+	al->coll_log[seq - 1] = (struct dsm_coll_done){ p, size };
+}
+
+/* A restarted program's start-up: the block this call returned before. */
+static void *replay_collective(struct dsm_rt *rt, uint64_t seq, size_t size)
+{
+	const struct dsm_coll_done *d = &rt->alloc.coll_log[seq - 1];
+
+	if (d->size != size) {
+		dsm_err("dsm_alloc_collective(%zu): call %llu of the restarted program asks for "
+			"another size than the checkpointed run did (%llu bytes): a restarted "
+			"program must allocate as it did before its checkpoints", size,
+			(unsigned long long)seq, (unsigned long long)d->size);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!d->addr) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	note_allocated(rt, d->addr, size);
+	return (void *)(uintptr_t)d->addr;
+}
+
 void *dsm_alloc_collective_rt(struct dsm_rt *rt, size_t size)
 {
 	struct dsm_alloc *al = &rt->alloc;
@@ -104,6 +145,8 @@ void *dsm_alloc_collective_rt(struct dsm_rt *rt, size_t size)
 	bool reused = false;
 	uintptr_t p;
 
+	if (seq <= al->replay_until)
+		return replay_collective(rt, seq, size);
 	if (rt->self == 0) {
 		bool fresh = false;
 
@@ -150,6 +193,7 @@ void *dsm_alloc_collective_rt(struct dsm_rt *rt, size_t size)
 					  dsm_heap_page_of(&rt->heap, (char *)p + size - 1) -
 					  dsm_heap_page_of(&rt->heap, (void *)p) + 1);
 	}
+	log_collective(rt, seq, p, size);
 	if (!p) {
 		errno = ENOMEM;
 		return NULL;
@@ -240,6 +284,87 @@ static void alloc_module_on_message(struct dsm_rt *rt, int src, const struct dsm
 	dsm_alloc_on_message(rt, src, h);
 }
 
+/*
+ * Checkpoints: this node's arena, node 0's collective one, and the log of
+ * collective calls (every node's sequence must match node 0's again).
+ * Frees sent to other nodes arrived before the save (the checkpoint's
+ * markers), so the arenas are complete.
+ */
+static int save_arena(struct dsm_arena *a, const char *name, struct dsm_ckpt_out *out)
+{
+	void *buf;
+	size_t len;
+	int ret = dsm_arena_save(a, &buf, &len);
+
+	if (ret == 0) {
+		ret = dsm_ckpt_put(out, name, buf, len);
+		free(buf);
+	}
+	return ret;
+}
+
+static int alloc_module_save(struct dsm_rt *rt, struct dsm_ckpt_out *out)
+{
+	int ret = save_arena(&rt->alloc.mine, "alloc.mine", out);
+
+	if (ret == 0 && rt->self == 0)
+		ret = save_arena(&rt->alloc.coll, "alloc.coll", out);
+	if (ret == 0)
+		ret = dsm_ckpt_put(out, "alloc.calls", rt->alloc.coll_log,
+				   rt->alloc.coll_calls * sizeof(*rt->alloc.coll_log));
+	return ret;
+}
+
+static int restore_arena(struct dsm_arena *a, const char *name, const struct dsm_ckpt_in *in)
+{
+	size_t len = 0;
+	const void *rec = dsm_ckpt_get(in, name, &len);
+	int ret = rec ? dsm_arena_restore(a, rec, len) : -EINVAL;
+
+	if (ret < 0)
+		dsm_err("checkpoint: the allocator's record %s is %s", name,
+			!rec ? "missing" : ret == -ENOMEM ? "too large for memory" :
+			"not one of this heap");
+	return ret;
+}
+
+/*
+ * A rollback continues the program where the checkpoint was: its next
+ * collective call is the checkpoint's next one.  A restart runs the
+ * program from main() again: its first calls replay the logged ones.
+ */
+static int alloc_module_restore(struct dsm_rt *rt, struct dsm_ckpt_in *in)
+{
+	struct dsm_alloc *al = &rt->alloc;
+	const void *calls;
+	size_t len = 0, n;
+	int ret = restore_arena(&al->mine, "alloc.mine", in);
+
+	if (ret == 0 && rt->self == 0)
+		ret = restore_arena(&al->coll, "alloc.coll", in);
+	if (ret < 0)
+		return ret;
+	calls = dsm_ckpt_get(in, "alloc.calls", &len);
+	if (!calls || len % sizeof(*al->coll_log)) {
+		dsm_err("checkpoint: the allocator's record alloc.calls is missing");
+		return -EINVAL;
+	}
+	n = len / sizeof(*al->coll_log);
+	if (n > al->coll_log_cap) {
+		struct dsm_coll_done *v = realloc(al->coll_log, n * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		al->coll_log = v;
+		al->coll_log_cap = n;
+	}
+	if (n)
+		memcpy(al->coll_log, calls, len);
+	al->coll_calls = in->restart ? 0 : n;
+	al->replay_until = in->restart ? n : 0;
+	return 0;
+}
+
 const struct dsm_module dsm_alloc_module = {
 	.name       = "alloc",
 	.msg_first  = DSM_MSG_COLL_ALLOC,
@@ -247,4 +372,6 @@ const struct dsm_module dsm_alloc_module = {
 	.init       = alloc_module_init,
 	.fini       = dsm_alloc_fini,
 	.on_message = alloc_module_on_message,
+	.save       = alloc_module_save,
+	.restore    = alloc_module_restore,
 };

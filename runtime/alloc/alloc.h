@@ -37,6 +37,12 @@ struct dsm_alloc {
 
 	pthread_mutex_t lock;			/* guards the queue below */
 	uint64_t coll_calls;			/* collective calls made here */
+	/* Every collective call's result, for a restarted program (DSM_RESTART)
+	 * that runs its start-up again: its first replay_until calls return
+	 * the blocks they returned before the checkpoint. */
+	struct dsm_coll_done { uint64_t addr, size; } *coll_log;
+	size_t coll_log_cap;
+	uint64_t replay_until;
 	struct dsm_coll_result *head, *tail;	/* results from node 0, in order */
 	uint32_t coll_arrived;			/* futex word: bumped per result */
 };

@@ -30,23 +30,28 @@ int dsm_arena_init(struct dsm_arena *a, uintptr_t base, size_t size, size_t page
 	return a->buckets ? 0 : -ENOMEM;
 }
 
-void dsm_arena_fini(struct dsm_arena *a)
+static void free_lists(struct dsm_extent *ext, struct dsm_block **buckets, size_t nbuckets)
 {
-	for (size_t i = 0; a->buckets && i < a->nbuckets; i++) {
-		while (a->buckets[i]) {
-			struct dsm_block *b = a->buckets[i];
+	while (ext) {
+		struct dsm_extent *e = ext;
 
-			a->buckets[i] = b->next;
-			free(b);
-		}
-	}
-	while (a->free) {
-		struct dsm_extent *e = a->free;
-
-		a->free = e->next;
+		ext = e->next;
 		free(e);
 	}
-	free(a->buckets);
+	for (size_t k = 0; buckets && k < nbuckets; k++)
+		while (buckets[k]) {
+			struct dsm_block *b = buckets[k];
+
+			buckets[k] = b->next;
+			free(b);
+		}
+	free(buckets);
+}
+
+void dsm_arena_fini(struct dsm_arena *a)
+{
+	free_lists(a->free, a->buckets, a->nbuckets);
+	a->free = NULL;
 	a->buckets = NULL;
 	pthread_mutex_destroy(&a->lock);
 }
@@ -254,4 +259,108 @@ size_t dsm_arena_block_size(struct dsm_arena *a, uintptr_t ptr)
 		}
 	pthread_mutex_unlock(&a->lock);
 	return size;
+}
+
+/* Record layout: u64 top, u64 nextents, u64 nblocks, then {start, len}
+ * per free range in order, then {ptr, size} per live block. */
+int dsm_arena_save(struct dsm_arena *a, void **buf, size_t *len)
+{
+	uint64_t *v, n = 3;
+	size_t next = 0, i = 3;
+
+	pthread_mutex_lock(&a->lock);
+	for (struct dsm_extent *e = a->free; e; e = e->next)
+		next++;
+	n += 2 * (next + a->nblocks);
+	v = malloc(n * sizeof(*v));
+	if (!v) {
+		pthread_mutex_unlock(&a->lock);
+		return -ENOMEM;
+	}
+	v[0] = a->top;
+	v[1] = next;
+	v[2] = a->nblocks;
+	for (struct dsm_extent *e = a->free; e; e = e->next) {
+		v[i++] = e->start;
+		v[i++] = e->len;
+	}
+	for (size_t k = 0; k < a->nbuckets; k++)
+		for (struct dsm_block *b = a->buckets[k]; b; b = b->next) {
+			v[i++] = b->ptr;
+			v[i++] = b->size;
+		}
+	pthread_mutex_unlock(&a->lock);
+	*buf = v;
+	*len = n * sizeof(*v);
+	return 0;
+}
+
+static bool in_arena(const struct dsm_arena *a, uint64_t start, uint64_t len)
+{
+	return start >= a->base && start <= a->end && len <= a->end - start;
+}
+
+int dsm_arena_restore(struct dsm_arena *a, const void *buf, size_t len)
+{
+	struct dsm_arena n = { .base = a->base, .end = a->end, .page_size = a->page_size };
+	struct dsm_extent **tail = &n.free;
+	uint64_t h[3];
+	const char *p = buf;
+
+	if (len < sizeof(h))
+		return -EINVAL;
+	memcpy(h, p, sizeof(h));
+	if (h[1] > len / 16 || h[2] > len / 16 || len != sizeof(h) + 16 * (h[1] + h[2]) ||
+	    !in_arena(a, h[0], 0))
+		return -EINVAL;
+	n.top = h[0];
+	n.nbuckets = INITIAL_BUCKETS;
+	while (n.nbuckets < h[2] / 2)
+		n.nbuckets *= 2;
+	n.buckets = calloc(n.nbuckets, sizeof(*n.buckets));
+	if (!n.buckets)
+		return -ENOMEM;
+	p += sizeof(h);
+	for (uint64_t i = 0; i < h[1] + h[2]; i++, p += 16) {
+		uint64_t r[2];
+
+		memcpy(r, p, sizeof(r));
+		if (!in_arena(a, r[0], r[1]) || r[0] + r[1] > n.top)
+			goto bad;
+		if (i < h[1]) {
+			struct dsm_extent *e = malloc(sizeof(*e));
+
+			if (!e)
+				goto nomem;
+			*e = (struct dsm_extent){ .start = r[0], .len = r[1] };
+			*tail = e;
+			tail = &e->next;
+		} else {
+			struct dsm_block *b = malloc(sizeof(*b));
+			size_t k = bucket_of(&n, r[0]);
+
+			if (!b)
+				goto nomem;
+			*b = (struct dsm_block){ .ptr = r[0], .size = r[1], .next = n.buckets[k] };
+			n.buckets[k] = b;
+			n.nblocks++;
+			n.bytes_live += r[1];
+		}
+	}
+	pthread_mutex_lock(&a->lock);
+	free_lists(a->free, a->buckets, a->nbuckets);
+	a->top = n.top;
+	a->free = n.free;
+	a->buckets = n.buckets;
+	a->nbuckets = n.nbuckets;
+	a->nblocks = n.nblocks;
+	a->bytes_live = n.bytes_live;
+	pthread_mutex_unlock(&a->lock);
+	return 0;
+bad:
+	free_lists(n.free, n.buckets, n.nbuckets);
+	return -EINVAL;
+nomem:
+	free_lists(n.free, n.buckets, n.nbuckets);
+	return -ENOMEM;
 }

@@ -61,4 +61,13 @@ int dsm_arena_free(struct dsm_arena *a, uintptr_t ptr);
 /* The size of the live block at ptr, or 0. */
 size_t dsm_arena_block_size(struct dsm_arena *a, uintptr_t ptr);
 
+/*
+ * Checkpoints: the arena's state (high-water mark, free ranges, live
+ * blocks) as one flat buffer (*buf, malloc'd, *len bytes), and back.
+ * save: 0 or -ENOMEM.  restore: 0, -EINVAL (a record that does not fit
+ * this arena: nothing changed) or -ENOMEM.
+ */
+int dsm_arena_save(struct dsm_arena *a, void **buf, size_t *len);
+int dsm_arena_restore(struct dsm_arena *a, const void *buf, size_t len);
+
 #endif /* DSM_ALLOC_ARENA_H */

@@ -6,6 +6,7 @@
 
 #include "runtime/base/log.h"
 #include "runtime/core/rt.h"
+#include "runtime/ft/ft.h"
 #include "runtime/numa/numa.h"
 #include "runtime/protocol/protocol.h"
 
@@ -159,25 +160,26 @@ int dsm_vclock(uint64_t *out, int n)
 	return dsm_rt->nnodes;
 }
 
-/* TODO: checkpoints come with their own issue; until then these say so. */
-
+/*
+ * Checkpoints (runtime/ft): collective, called by one thread per node
+ * while the node's other threads leave shared memory alone, with no lock
+ * held.
+ */
 int dsm_checkpoint(void)
 {
 	if (!dsm_rt)
 		return -DSM_ENOTINIT;
-	dsm_warn("dsm_checkpoint: checkpoints are not supported yet in this version");
-	return -DSM_ENOTSUP;
+	return dsm_ckpt_take(dsm_rt);
 }
 
 int dsm_rollback(void)
 {
 	if (!dsm_rt)
 		return -DSM_ENOTINIT;
-	dsm_warn("dsm_rollback: rollback is not supported yet in this version");
-	return -DSM_ENOTSUP;
+	return dsm_ckpt_rollback(dsm_rt);
 }
 
 int dsm_restored_epoch(void)
 {
-	return 0;
+	return dsm_rt ? dsm_ckpt_restored_epoch() : 0;
 }

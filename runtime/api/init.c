@@ -14,6 +14,7 @@
 #include "kernel-shim/interpose/interpose.h"
 #include "runtime/base/log.h"
 #include "runtime/core/rt.h"
+#include "runtime/ft/ft.h"
 #include "runtime/numa/numa.h"
 #include "runtime/protocol/protocol.h"
 
@@ -64,17 +65,6 @@ static int dsm_rt_fault(void *ctx, void *addr, enum dsm_access access)
 	return rt->proto->fault(rt, page, access);
 }
 
-/* Refuse, with one line each, what this version cannot do yet. */
-static int check_supported(const struct dsm_config *cfg)
-{
-	if (cfg->restart) {
-		/* TODO: checkpoint/restart is its own issue. */
-		dsm_err("DSM_RESTART=1: checkpoint/restart is not supported yet in this version");
-		return -DSM_ENOTSUP;
-	}
-	return 0;
-}
-
 /*
  * DSM_STATS=PATH: node 0 writes PATH.tmp.PID in PATH's directory at
  * dsm_finalize and renames it.  A directory that is missing or not
@@ -119,6 +109,26 @@ static void teardown(struct dsm_rt *rt)
 	free(rt);
 }
 
+/*
+ * Every node together, once the job is up: BYE to everyone and theirs
+ * from everyone, so that after this no message is in flight and closing
+ * is not mistaken for a death; then down.
+ */
+static void leave(struct dsm_rt *rt)
+{
+	/* BYE to everyone and theirs from everyone: after this no message
+	 * is in flight and closing is not mistaken for a death.  No
+	 * heartbeat may follow our BYE; a peer's BYE ends our watch on it. */
+	if (rt->nnodes > 1) {
+		dsm_heartbeat_stop(rt);
+		rt->tp->ops->shutdown(rt->tp, 10000);
+	}
+	pthread_mutex_lock(&dsm_init_lock);
+	dsm_rt = NULL;
+	teardown(rt);
+	pthread_mutex_unlock(&dsm_init_lock);
+}
+
 int dsm_init(int *argc, char ***argv)
 {
 	struct dsm_fault_params fp;
@@ -147,9 +157,7 @@ int dsm_init(int *argc, char ***argv)
 	rt->nnodes = rt->cfg.num_nodes;
 	__atomic_store_n(&dsm_log_node, rt->self, __ATOMIC_RELAXED);
 	rt->spin_ns = rt->cfg.poll_ns;
-	ret = check_supported(&rt->cfg);
-	if (ret == 0)
-		ret = check_stats_path(&rt->cfg, rt->self);
+	ret = check_stats_path(&rt->cfg, rt->self);
 	if (ret < 0)
 		goto err_free;
 	rt->proto = dsm_protocol_find(rt->cfg.consistency);
@@ -200,6 +208,15 @@ int dsm_init(int *argc, char ***argv)
 
 	/* Everyone connected and ready before anyone touches shared memory. */
 	dsm_sync_barrier(rt);
+	/* DSM_RESTART=1: the newest checkpoint every node can verify,
+	 * restored by all at once (no usable one: every node fails). */
+	if (rt->cfg.restart) {
+		ret = dsm_ckpt_restart(rt);
+		if (ret < 0) {
+			leave(rt);
+			return ret;
+		}
+	}
 	dsm_info("node %d of %d up: %s consistency, %s transport, %zu-byte pages, %zu MiB heap at %p",
 		 rt->self, rt->nnodes, rt->proto->name, rt->tp->ops->name, rt->heap.page_size,
 		 rt->heap.size >> 20, (void *)rt->heap.app);
@@ -227,16 +244,6 @@ int dsm_finalize(void)
 	}
 	dsm_sync_barrier(rt);
 	ret = dsm_stats_report(rt);
-	/* BYE to everyone and theirs from everyone: after this no message
-	 * is in flight and closing is not mistaken for a death.  No
-	 * heartbeat may follow our BYE; a peer's BYE ends our watch on it. */
-	if (rt->nnodes > 1) {
-		dsm_heartbeat_stop(rt);
-		rt->tp->ops->shutdown(rt->tp, 10000);
-	}
-	pthread_mutex_lock(&dsm_init_lock);
-	dsm_rt = NULL;
-	teardown(rt);
-	pthread_mutex_unlock(&dsm_init_lock);
+	leave(rt);
 	return ret < 0 ? ret : 0;
 }

@@ -75,6 +75,41 @@ int dsm_sha256(const void *data, size_t len, uint8_t out[DSM_SHA256_LEN])
 	return 0;
 }
 
+int dsm_sha256_init(struct dsm_sha256_ctx *c)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	c->md = md;
+	if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL))
+		return 0;
+	dsm_sha256_abort(c);
+	return -ENOMEM;
+}
+
+int dsm_sha256_update(struct dsm_sha256_ctx *c, const void *data, size_t len)
+{
+	return EVP_DigestUpdate(c->md, data, len) ? 0 : -EIO;
+}
+
+int dsm_sha256_final(struct dsm_sha256_ctx *c, uint8_t out[DSM_SHA256_LEN])
+{
+	unsigned int outlen = 0;
+	int ok = EVP_DigestFinal_ex(c->md, out, &outlen) && outlen == DSM_SHA256_LEN;
+
+	dsm_sha256_abort(c);
+	if (!ok) {
+		poison(out);
+		return -EIO;
+	}
+	return 0;
+}
+
+void dsm_sha256_abort(struct dsm_sha256_ctx *c)
+{
+	EVP_MD_CTX_free(c->md);
+	c->md = NULL;
+}
+
 bool dsm_memeq_ct(const void *a, const void *b, size_t len)
 {
 	return CRYPTO_memcmp(a, b, len) == 0;

@@ -6,7 +6,8 @@
  * A thin wrapper so that only hmac.c includes OpenSSL: libcrypto is
  * maintained, on every HPC system, uses the CPU's SHA extensions, and has
  * FIPS-validated builds; a home-grown SHA-256 had none of that.  Used to
- * authenticate peers with the job's secret (handshake messages only).
+ * authenticate peers with the job's secret (handshake messages only), and
+ * to check checkpoint files (runtime/ft/ckpt_file.c).
  */
 #ifndef DSM_BASE_HMAC_H
 #define DSM_BASE_HMAC_H
@@ -34,6 +35,17 @@ int dsm_hmac_sha256(const void *key, size_t keylen, const struct dsm_iov_c *part
 
 /* SHA-256 of len bytes.  0 or -EIO. */
 int dsm_sha256(const void *data, size_t len, uint8_t out[DSM_SHA256_LEN]);
+
+/* SHA-256 of data that arrives in pieces (a checkpoint file as it is
+ * written).  init: 0 or -ENOMEM; update: 0 or -EIO; final frees the
+ * context whatever it returns (0 or -EIO); abort frees it unfinished. */
+struct dsm_sha256_ctx {
+	void *md;
+};
+int dsm_sha256_init(struct dsm_sha256_ctx *c);
+int dsm_sha256_update(struct dsm_sha256_ctx *c, const void *data, size_t len);
+int dsm_sha256_final(struct dsm_sha256_ctx *c, uint8_t out[DSM_SHA256_LEN]);
+void dsm_sha256_abort(struct dsm_sha256_ctx *c);
 
 /* Constant-time comparison (CRYPTO_memcmp): true if equal.  Every MAC check uses it. */
 bool dsm_memeq_ct(const void *a, const void *b, size_t len);

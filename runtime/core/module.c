@@ -33,6 +33,7 @@ static const struct dsm_module dsm_core_module = {
 
 static const struct dsm_module *const dsm_modules[] = {
 	&dsm_core_module,
+	&dsm_ckpt_module,
 	&dsm_alloc_module,
 	&dsm_sync_module,
 	&dsm_iv_module,

@@ -11,7 +11,7 @@
  * and the protocols send through core/service.c, and core/service.c
  * delivers back through the registry's table, not by name.
  *
- * Checkpoints (runtime/ft, issue 10) will walk the same list: every module quiesces,
+ * Checkpoints (runtime/ft/ckpt.c) walk the same list: every module quiesces,
  * saves its part of the node's state and restores it, in list order.
  *
  * A new module (NUMA placement, say) is one new file that fills in a
@@ -114,6 +114,7 @@ int dsm_modules_save(struct dsm_rt *rt, struct dsm_ckpt_out *out);
 int dsm_modules_restore(struct dsm_rt *rt, struct dsm_ckpt_in *in);
 
 /* The modules, in the order of module.c's list. */
+extern const struct dsm_module dsm_ckpt_module;
 extern const struct dsm_module dsm_alloc_module;
 extern const struct dsm_module dsm_sync_module;
 extern const struct dsm_module dsm_iv_module;

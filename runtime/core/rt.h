@@ -51,6 +51,8 @@ enum dsm_msg_type {
 	DSM_MSG_GC_QUERY,	/* node 0 -> all: send your vector time */
 	DSM_MSG_GC_VC,		/* payload vector time; -> node 0 */
 	DSM_MSG_GC_FLOOR,	/* payload the new floor; node 0 -> all */
+	/* checkpoints (runtime/ft/ckpt.c) */
+	DSM_MSG_CKPT,		/* aux what (marker, vote, decision), arg0 round, payload 2 x i64 */
 	/* memory and bookkeeping */
 	DSM_MSG_COLL_ALLOC,	/* arg0 sequence, arg1 address (0: out of heap), aux 1 if reused; node 0 -> all */
 	DSM_MSG_FREE,		/* arg0 address; -> the arena's owner */

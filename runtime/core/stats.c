@@ -9,6 +9,7 @@
 #include "runtime/base/futex.h"
 #include "runtime/base/log.h"
 #include "runtime/core/rt.h"
+#include "runtime/ft/ft.h"
 #include "runtime/numa/numa.h"
 
 /* The field names of struct dsm_stats, in order: the JSON keys. */
@@ -17,7 +18,8 @@
 	X(diffs_created) X(diffs_applied) X(diff_bytes) X(msgs_sent) X(msgs_recv) \
 	X(bytes_sent) X(bytes_recv) X(lock_acquires) X(barriers) X(numa_migrations) \
 	X(twins) X(write_notices) X(notices_held) X(numa_replications) X(numa_freezes) \
-	X(heartbeats) X(msgs_by_waiter)
+	X(heartbeats) X(msgs_by_waiter) \
+	X(ckpt_ns) X(ckpt_bytes)
 
 /* finalize: node 0 gathers every node's counters (one runtime per process) */
 static struct {
@@ -63,6 +65,7 @@ void dsm_rt_stats(struct dsm_rt *rt, struct dsm_stats *out)
 	out->heartbeats = hb_sent;
 	out->msgs_by_waiter = LOAD(t->msgs_by_waiter);
 #undef LOAD
+	dsm_ckpt_stats(&out->ckpt_ns, &out->ckpt_bytes);
 	/* Gauges the modules keep (sync: notices_held). */
 	dsm_gauges_run(rt, out);
 }

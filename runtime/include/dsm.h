@@ -188,6 +188,8 @@ struct dsm_stats {
 	uint64_t msgs_by_waiter;                 /* of msgs_recv: delivered by the thread that
 	                                          * waited for them, not the service thread
 	                                          * (tcp; dsm(7), Polling) */
+	uint64_t ckpt_ns;                        /* time spent in dsm_checkpoint (ns) */
+	uint64_t ckpt_bytes;                     /* bytes of checkpoint files this node wrote */
 };
 /** This node's counters since dsm_init.  @return 0, -EINVAL (NULL), -DSM_ENOTINIT. */
 int dsm_get_stats(struct dsm_stats *out);

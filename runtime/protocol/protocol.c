@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* protocol.c - the list of consistency protocols. */
+#include <string.h>
+
 #include "runtime/base/compiler.h"
 #include "runtime/base/log.h"
 #include "runtime/protocol/protocol.h"
@@ -49,8 +51,42 @@ static void protocol_module_fini(struct dsm_rt *rt)
 	rt->proto->fini(rt);
 }
 
+static int protocol_module_save(struct dsm_rt *rt, struct dsm_ckpt_out *out)
+{
+	return rt->proto->ckpt_save ? rt->proto->ckpt_save(rt, out) : 0;
+}
+
+static int protocol_module_restore(struct dsm_rt *rt, struct dsm_ckpt_in *in)
+{
+	return rt->proto->ckpt_restore ? rt->proto->ckpt_restore(rt, in) : 0;
+}
+
+void dsm_protocol_reset_pages(struct dsm_rt *rt)
+{
+	struct dsm_dir *dir = &rt->dir;
+
+	/* One call for the whole heap: no thread uses it meanwhile. */
+	dsm_fault_protect(&rt->fault, 0, dir->npages, DSM_PROT_NONE);
+	for (size_t p = 0; p < dir->npages; p++) {
+		struct dsm_page_local *pl = &dir->local[p];
+
+		pl->prot = DSM_PROT_NONE;
+		pl->want = 0;
+		pl->flags = 0;
+		pl->home1 = 0;
+		pl->hold_until_ns = 0;
+	}
+	memset(dir->home, 0, dir->nhome * sizeof(*dir->home));
+	for (size_t i = 0; i < dir->nhome; i++) {
+		dir->home[i].owner = -1;
+		dir->home[i].txn_node = -1;
+	}
+}
+
 const struct dsm_module dsm_protocol_module = {
-	.name = "protocol",
-	.init = protocol_module_init,
-	.fini = protocol_module_fini,
+	.name    = "protocol",
+	.init    = protocol_module_init,
+	.fini    = protocol_module_fini,
+	.save    = protocol_module_save,
+	.restore = protocol_module_restore,
 };

@@ -72,7 +72,37 @@ struct dsm_protocol_ops {
 	/* Weak consistency: an acquire is a release too (interval.c runs
 	 * release before acquire). */
 	bool publish_at_acquire;
+
+	/*
+	 * Checkpoints (runtime/ft/ckpt.c).  Application thread, every node
+	 * inside the same checkpoint, rollback or restart, past its barrier,
+	 * and no other thread of the job touching shared memory.
+	 *
+	 * ckpt_gather: every node at once: bring the current bytes of every
+	 * page homed here into this node's memory (sequential: recall them
+	 * from their owners).  NULL: the barrier did (relaxed: the diffs are
+	 * home).  0 or a negative code (logged).
+	 * ckpt_saves: after the gather: whether this node saves page, as its
+	 * home and written at least once (else it is zero everywhere).
+	 * ckpt_reset: forget every copy, owner, twin and home record; every
+	 * page closed here and never written (the runtime zeroes memory and
+	 * puts the saved pages back afterwards).
+	 * ckpt_restored: page is homed here again and its saved bytes are in
+	 * this node's memory: it counts as written.
+	 * ckpt_save, ckpt_restore: the protocol's records in the node's file
+	 * (relaxed: the first-touch homes this node hands out).  NULL: none.
+	 */
+	int (*ckpt_gather)(struct dsm_rt *rt);
+	bool (*ckpt_saves)(struct dsm_rt *rt, size_t page);
+	void (*ckpt_reset)(struct dsm_rt *rt);
+	void (*ckpt_restored)(struct dsm_rt *rt, size_t page);
+	int (*ckpt_save)(struct dsm_rt *rt, struct dsm_ckpt_out *out);
+	int (*ckpt_restore)(struct dsm_rt *rt, const struct dsm_ckpt_in *in);
 };
+
+/* protocol.c, for ckpt_reset: close every page of the application's view
+ * and return the directory (both tables) to its state at dsm_init. */
+void dsm_protocol_reset_pages(struct dsm_rt *rt);
 
 /*
  * Pages per block of the fixed map (dsm_dir_home): DSM_HOME_BLOCK; with

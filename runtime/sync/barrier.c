@@ -187,6 +187,13 @@ static void sync_module_stats(struct dsm_rt *rt, struct dsm_stats *out)
 	out->notices_held += dsm_sync_notices_held(rt);
 }
 
+/* Checkpoints: the locks (lock.c).  The barrier's own counters are not
+ * state of the program: they keep counting across a rollback. */
+static int sync_module_restore(struct dsm_rt *rt, struct dsm_ckpt_in *in)
+{
+	return dsm_lock_restore(rt, in);
+}
+
 const struct dsm_module dsm_sync_module = {
 	.name       = "sync",
 	.msg_first  = DSM_MSG_LOCK_ACQ,
@@ -194,5 +201,8 @@ const struct dsm_module dsm_sync_module = {
 	.init       = sync_module_init,
 	.fini       = dsm_sync_fini,
 	.on_message = dsm_sync_on_message,
+	.quiesce    = dsm_lock_quiesce,
+	.save       = dsm_lock_save,
+	.restore    = sync_module_restore,
 	.stats      = sync_module_stats,
 };

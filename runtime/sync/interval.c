@@ -7,6 +7,7 @@
 #include "runtime/base/compiler.h"
 #include "runtime/base/log.h"
 #include "runtime/core/rt.h"
+#include "runtime/ft/ft.h"
 #include "runtime/protocol/protocol.h"
 
 int dsm_notices_push(struct dsm_notices *nv, uint32_t node, uint32_t page, uint64_t seq)
@@ -348,6 +349,12 @@ static void gc_apply_locked(struct dsm_rt *rt, const uint64_t *floor)
 	struct dsm_intervals *iv = &rt->iv;
 
 	merge_vc(iv->floor, floor, rt->nnodes);
+	/* Never above this node's own vector time: a round that began before
+	 * a rollback (runtime/ft) counted intervals the rollback undid, whose
+	 * numbers are being used again. */
+	for (int n = 0; n < rt->nnodes; n++)
+		if (iv->floor[n] > iv->vc[n])
+			iv->floor[n] = iv->vc[n];
 	dsm_notices_prune(&iv->log, iv->floor);
 	iv->gc_asked = false;
 	iv->gc_at = 2 * iv->log.n > DSM_NOTICE_GC_MIN ? 2 * iv->log.n : DSM_NOTICE_GC_MIN;
@@ -403,6 +410,81 @@ void dsm_iv_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 	}
 }
 
+/*
+ * Checkpoints: vector time goes back with the data (dsm_vclock() after a
+ * rollback is what it was at the checkpoint), with the floor and the log
+ * of notices.  Every copy is dropped at a rollback, so notices of
+ * intervals the rollback undid, wherever they were, name nothing stale.
+ */
+struct iv_saved {
+	uint64_t vc[DSM_MAX_NODES];
+	uint64_t floor[DSM_MAX_NODES];
+	uint64_t bar_vc[DSM_MAX_NODES];
+	uint64_t arrived_seq;
+};
+
+static int iv_save(struct dsm_rt *rt, struct dsm_ckpt_out *out)
+{
+	struct dsm_intervals *iv = &rt->iv;
+	struct iv_saved sv;
+	struct dsm_notices log = { 0 };
+	int ret = 0;
+
+	pthread_mutex_lock(&iv->lock);
+	memcpy(sv.vc, iv->vc, sizeof(sv.vc));
+	memcpy(sv.floor, iv->floor, sizeof(sv.floor));
+	memcpy(sv.bar_vc, iv->bar_vc, sizeof(sv.bar_vc));
+	sv.arrived_seq = iv->arrived_seq;
+	for (size_t i = 0; i < iv->log.n && ret == 0; i++)
+		ret = dsm_notices_push(&log, iv->log.v[i].node, iv->log.v[i].page,
+				       iv->log.v[i].seq);
+	pthread_mutex_unlock(&iv->lock);
+	if (ret == 0)
+		ret = dsm_ckpt_put(out, "iv.state", &sv, sizeof(sv));
+	if (ret == 0)
+		ret = dsm_ckpt_put(out, "iv.log", log.v, log.n * sizeof(*log.v));
+	dsm_notices_free(&log);
+	return ret;
+}
+
+static int iv_restore(struct dsm_rt *rt, struct dsm_ckpt_in *in)
+{
+	struct dsm_intervals *iv = &rt->iv;
+	size_t slen = 0, llen = 0;
+	const void *sv = dsm_ckpt_get(in, "iv.state", &slen);
+	const char *lv = dsm_ckpt_get(in, "iv.log", &llen);
+	struct dsm_notices log = { 0 };
+	struct iv_saved st;
+
+	if (!sv || slen != sizeof(st) || !lv || llen % sizeof(struct dsm_notice)) {
+		dsm_err("checkpoint: the vector time record is missing or malformed");
+		return -EINVAL;
+	}
+	memcpy(&st, sv, sizeof(st));
+	for (size_t at = 0; at < llen; at += sizeof(struct dsm_notice)) {
+		struct dsm_notice x;
+
+		memcpy(&x, lv + at, sizeof(x));
+		if (x.node >= (uint32_t)rt->nnodes || x.page >= rt->dir.npages ||
+		    dsm_notices_push(&log, x.node, x.page, x.seq) < 0) {
+			dsm_notices_free(&log);
+			dsm_err("checkpoint: the record of write notices is malformed or too large");
+			return -EINVAL;
+		}
+	}
+	pthread_mutex_lock(&iv->lock);
+	memcpy(iv->vc, st.vc, sizeof(st.vc));
+	memcpy(iv->floor, st.floor, sizeof(st.floor));
+	memcpy(iv->bar_vc, st.bar_vc, sizeof(st.bar_vc));
+	iv->arrived_seq = st.arrived_seq;
+	dsm_notices_free(&iv->log);
+	iv->log = log;
+	iv->gc_asked = false;
+	iv->gc_at = DSM_NOTICE_GC_MIN;
+	pthread_mutex_unlock(&iv->lock);
+	return 0;
+}
+
 const struct dsm_module dsm_iv_module = {
 	.name       = "intervals",
 	.msg_first  = DSM_MSG_NOTICES,
@@ -410,4 +492,6 @@ const struct dsm_module dsm_iv_module = {
 	.init       = dsm_iv_init,
 	.fini       = dsm_iv_fini,
 	.on_message = dsm_iv_on_message,
+	.save       = iv_save,
+	.restore    = iv_restore,
 };

@@ -9,6 +9,7 @@
 #include "runtime/base/futex.h"
 #include "runtime/base/log.h"
 #include "runtime/core/rt.h"
+#include "runtime/ft/ft.h"
 #include "runtime/protocol/protocol.h"
 
 static int manager_of(struct dsm_rt *rt, unsigned int lock_id)
@@ -251,6 +252,122 @@ void dsm_lock_fini(struct dsm_rt *rt)
 		}
 		dsm_notices_free(&s->mgr[i].nv);
 	}
+}
+
+/*
+ * Checkpoints.  A checkpoint is taken with no lock held anywhere (the
+ * state of a holder's critical section is not saved consistently with
+ * its data), so what remains of a lock is what its manager keeps for the
+ * next holder: the lock's vector time and its releasers' notices.
+ */
+int dsm_lock_quiesce(struct dsm_rt *rt)
+{
+	struct dsm_sync *s = &rt->sync;
+	int ret = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (unsigned int i = 0; i < DSM_MAX_LOCKS && ret == 0; i++) {
+		if (s->held[i]) {
+			dsm_err("dsm_checkpoint/dsm_rollback: node %d holds lock %u: checkpoints "
+				"and rollbacks need every lock free", rt->self, i);
+			ret = -EBUSY;
+		} else if (s->mgr[i].head) {
+			dsm_err("dsm_checkpoint/dsm_rollback: lock %u has waiters: checkpoints "
+				"and rollbacks need every lock free", i);
+			ret = -EBUSY;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+/* Record "sync.locks": per lock managed here that has a history,
+ * {u32 lock, u32 notices, u64 vc[N], struct dsm_notice[notices]}. */
+int dsm_lock_save(struct dsm_rt *rt, struct dsm_ckpt_out *out)
+{
+	struct dsm_sync *s = &rt->sync;
+	size_t vbytes = sizeof(uint64_t) * (size_t)rt->nnodes, len = 0, cap = 0;
+	char *buf = NULL;
+	int ret;
+
+	pthread_mutex_lock(&s->lock);
+	for (unsigned int i = (unsigned int)rt->self; i < DSM_MAX_LOCKS;
+	     i += (unsigned int)rt->nnodes) {
+		const uint64_t *vc = dsm_sync_vc_row(s->lock_vc, rt->nnodes, i);
+		const struct dsm_notices *nv = &s->mgr[i].nv;
+		size_t need = 8 + vbytes + nv->n * sizeof(struct dsm_notice);
+		uint32_t hdr[2] = { i, (uint32_t)nv->n };
+		bool used = nv->n > 0;
+
+		for (int n = 0; n < rt->nnodes; n++)
+			used |= vc[n] != 0;
+		if (!used)
+			continue;
+		if (len + need > cap) {
+			char *nb = realloc(buf, cap = 2 * (len + need));
+
+			if (!nb) {
+				pthread_mutex_unlock(&s->lock);
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		memcpy(buf + len, hdr, 8);
+		memcpy(buf + len + 8, vc, vbytes);
+		if (nv->n)
+			memcpy(buf + len + 8 + vbytes, nv->v, nv->n * sizeof(struct dsm_notice));
+		len += need;
+	}
+	pthread_mutex_unlock(&s->lock);
+	ret = dsm_ckpt_put(out, "sync.locks", buf, len);
+	free(buf);
+	return ret;
+}
+
+int dsm_lock_restore(struct dsm_rt *rt, const struct dsm_ckpt_in *in)
+{
+	struct dsm_sync *s = &rt->sync;
+	size_t vbytes = sizeof(uint64_t) * (size_t)rt->nnodes, len = 0, at = 0;
+	const char *rec = dsm_ckpt_get(in, "sync.locks", &len);
+	int ret = rec ? 0 : -EINVAL;
+
+	pthread_mutex_lock(&s->lock);
+	for (unsigned int i = 0; i < DSM_MAX_LOCKS; i++) {
+		s->mgr[i].nv.n = 0;
+		s->mgr[i].pruned_n = 0;
+		s->held[i] = false;
+	}
+	memset(s->lock_vc, 0, (size_t)DSM_MAX_LOCKS * vbytes);
+	while (ret == 0 && at < len) {
+		uint32_t hdr[2];
+		struct dsm_lock_mgr *m;
+
+		if (len - at < 8 + vbytes) {
+			ret = -EINVAL;
+			break;
+		}
+		memcpy(hdr, rec + at, 8);
+		if (hdr[0] >= DSM_MAX_LOCKS || manager_of(rt, hdr[0]) != rt->self ||
+		    hdr[1] > (len - at - 8 - vbytes) / sizeof(struct dsm_notice)) {
+			ret = -EINVAL;
+			break;
+		}
+		m = &s->mgr[hdr[0]];
+		memcpy(dsm_sync_vc_row(s->lock_vc, rt->nnodes, hdr[0]), rec + at + 8, vbytes);
+		at += 8 + vbytes;
+		for (uint32_t k = 0; k < hdr[1] && ret == 0; k++, at += sizeof(struct dsm_notice)) {
+			struct dsm_notice x;
+
+			memcpy(&x, rec + at, sizeof(x));
+			ret = dsm_notices_push(&m->nv, x.node, x.page, x.seq);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (ret < 0)
+		dsm_err("checkpoint: the locks' record is %s", ret == -ENOMEM ?
+			"too large for memory" : "missing or malformed");
+	return ret;
 }
 
 /* Service thread: lock messages. */

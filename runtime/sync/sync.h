@@ -96,5 +96,12 @@ static inline uint64_t *dsm_sync_vc_row(uint64_t *table, int nnodes, unsigned in
 uint64_t dsm_sync_notices_held(struct dsm_rt *rt);
 /* lock.c: free the locks' records and queues. */
 void dsm_lock_fini(struct dsm_rt *rt);
+/* lock.c, checkpoints: -EBUSY (logged) if this node holds or waits for a
+ * lock; the records of the locks managed here, saved and restored. */
+struct dsm_ckpt_out;
+struct dsm_ckpt_in;
+int dsm_lock_quiesce(struct dsm_rt *rt);
+int dsm_lock_save(struct dsm_rt *rt, struct dsm_ckpt_out *out);
+int dsm_lock_restore(struct dsm_rt *rt, const struct dsm_ckpt_in *in);
 
 #endif /* DSM_SYNC_H */

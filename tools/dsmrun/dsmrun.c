@@ -258,6 +258,8 @@ static void usage(FILE *f)
 "  -n, --nodes N        number of nodes to start, 1 to %d (required\n"
 "                       without --hosts; with it, default: one per host)\n"
 "      --label          prefix every line of output with \"[NODE] \"\n"
+"      --restart        every node restores the newest complete checkpoint\n"
+"                       in DSM_CHECKPOINT_DIR at dsm_init (DSM_RESTART=1)\n"
 "      --timeout SEC    end the job after SEC seconds (0: never); exit 124\n"
 "      --restart-on-failure N\n"
 "                       after a failure start the job again, from the last\n"
@@ -1485,6 +1487,12 @@ int main(int argc, char **argv)
 			if (!val || parse_number(val, 0, 100, &restarts) < 0)
 				usage_error("--restart-on-failure needs a number of restarts from 0 "
 					    "to 100, got '%s'", val ? val : "");
+			continue;
+		}
+		/* Every node restores the newest checkpoint at dsm_init. */
+		if (strcmp(a, "--restart") == 0) {
+			if (setenv("DSM_RESTART", "1", 1) < 0)
+				usage_error("--restart: cannot set DSM_RESTART: %s", strerror(errno));
 			continue;
 		}
 		if (take_opt(argc, argv, &i, "-n", "--nodes", &val, &name)) {

@@ -52,6 +52,7 @@
 #include "runtime/base/compiler.h"
 #include "runtime/base/futex.h"
 #include "runtime/base/log.h"
+#include "runtime/ft/ft.h"
 #include "runtime/protocol/diff.h"
 #include "runtime/protocol/relaxed/relaxed.h"
 
@@ -1078,5 +1079,88 @@ void dsm_rx_fini(struct dsm_rt *rt)
 uint64_t dsm_rx_tick(struct dsm_rt *rt)
 {
 	(void)rt;
+	return 0;
+}
+
+/*
+ * Checkpoints (protocol.h).  The checkpoint's barrier published every
+ * diff, so each home's memory is current: nothing to gather.
+ */
+bool dsm_rx_ckpt_saves(struct dsm_rt *rt, size_t page)
+{
+	bool saves;
+
+	dsm_dir_lock(&rt->dir, page);
+	saves = known_home_locked(rt, page) == rt->self &&
+		(rt->dir.local[page].flags & RX_WRITTEN);
+	dsm_dir_unlock(&rt->dir, page);
+	return saves;
+}
+
+void dsm_rx_ckpt_reset(struct dsm_rt *rt)
+{
+	struct relaxed *rx = rx_of(rt);
+
+	dsm_protocol_reset_pages(rt);
+	pthread_mutex_lock(&rx->lock);
+	for (size_t i = 0; i < rx->ncached; i++)
+		rx->cache_pos[rx->cached[i]] = 0;
+	rx->ncached = 0;
+	rx->nwritten = 0;
+	pthread_mutex_unlock(&rx->lock);
+	for (int n = 0; n < rt->nnodes; n++)
+		rx->batch[n].len = 0;
+}
+
+void dsm_rx_ckpt_restored(struct dsm_rt *rt, size_t page)
+{
+	dsm_dir_lock(&rt->dir, page);
+	rt->dir.local[page].flags |= RX_WRITTEN;
+	dsm_dir_unlock(&rt->dir, page);
+}
+
+/* First-touch homes: the homes this node, as the pages' manager, gave
+ * out (homes never move, so the pages saved by each home are found
+ * there again).  One u16 per page managed here: home + 1, or 0. */
+int dsm_rx_ckpt_save(struct dsm_rt *rt, struct dsm_ckpt_out *out)
+{
+	uint16_t *map;
+	int ret;
+
+	if (!rx_of(rt)->first_touch)
+		return 0;
+	map = calloc(rt->dir.nhome ? rt->dir.nhome : 1, sizeof(*map));
+	if (!map)
+		return -ENOMEM;
+	for (size_t i = 0; i < rt->dir.nhome; i++)
+		map[i] = __atomic_load_n(&rt->dir.home[i].ft_home1, __ATOMIC_RELAXED);
+	ret = dsm_ckpt_put(out, "rx.homes", map, rt->dir.nhome * sizeof(*map));
+	free(map);
+	return ret;
+}
+
+int dsm_rx_ckpt_restore(struct dsm_rt *rt, const struct dsm_ckpt_in *in)
+{
+	const uint16_t *map;
+	size_t len = 0;
+
+	if (!rx_of(rt)->first_touch)
+		return 0;
+	map = dsm_ckpt_get(in, "rx.homes", &len);
+	if (!map || len != rt->dir.nhome * sizeof(*map)) {
+		dsm_err("checkpoint: the record of first-touch homes is missing or of the wrong "
+			"size");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < rt->dir.nhome; i++) {
+		uint16_t h;
+
+		memcpy(&h, (const char *)map + i * sizeof(h), sizeof(h));
+		if (h > rt->nnodes) {
+			dsm_err("checkpoint: a first-touch home beyond the job's nodes");
+			return -EINVAL;
+		}
+		rt->dir.home[i].ft_home1 = h;
+	}
 	return 0;
 }

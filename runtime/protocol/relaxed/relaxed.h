@@ -30,4 +30,11 @@ void dsm_rx_forget(struct dsm_rt *rt, size_t first, size_t npages);
 /* The allocated op (protocol.h): an allocation's edges, for claim-ahead. */
 void dsm_rx_allocated(struct dsm_rt *rt, uintptr_t addr, size_t size);
 
+/* Checkpoints (protocol.h's ckpt_* ops). */
+bool dsm_rx_ckpt_saves(struct dsm_rt *rt, size_t page);
+void dsm_rx_ckpt_reset(struct dsm_rt *rt);
+void dsm_rx_ckpt_restored(struct dsm_rt *rt, size_t page);
+int dsm_rx_ckpt_save(struct dsm_rt *rt, struct dsm_ckpt_out *out);
+int dsm_rx_ckpt_restore(struct dsm_rt *rt, const struct dsm_ckpt_in *in);
+
 #endif /* DSM_PROTOCOL_RELAXED_H */

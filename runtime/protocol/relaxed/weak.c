@@ -43,5 +43,10 @@ const struct dsm_protocol_ops dsm_weak_ops = {
 	.home_of    = dsm_rx_home_of,
 	.forget     = dsm_rx_forget,
 	.allocated  = dsm_rx_allocated,
+	.ckpt_saves    = dsm_rx_ckpt_saves,
+	.ckpt_reset    = dsm_rx_ckpt_reset,
+	.ckpt_restored = dsm_rx_ckpt_restored,
+	.ckpt_save     = dsm_rx_ckpt_save,
+	.ckpt_restore  = dsm_rx_ckpt_restore,
 	.publish_at_acquire = true,
 };

@@ -556,6 +556,56 @@ static int seq_home_of(struct dsm_rt *rt, size_t page)
 	return dsm_dir_home(&rt->dir, page);
 }
 
+/*
+ * Checkpoints (protocol.h).  The current bytes of a page are at its owner
+ * when a node holds it exclusively: the home takes it back as a reader
+ * would (the owner keeps a read copy), so that the home's memory is the
+ * one to save.  The owners answer from their service threads.
+ */
+static int seq_ckpt_gather(struct dsm_rt *rt)
+{
+	for (size_t page = 0; page < rt->dir.npages; page++) {
+		int owner;
+
+		if (dsm_dir_home(&rt->dir, page) != rt->self)
+			continue;
+		dsm_dir_lock(&rt->dir, page);
+		owner = dsm_dir_entry_locked(&rt->dir, page)->owner;
+		dsm_dir_unlock(&rt->dir, page);
+		if (owner >= 0 && owner != rt->self)
+			seq_fault(rt, page, DSM_ACCESS_READ);
+	}
+	return 0;
+}
+
+static bool seq_ckpt_saves(struct dsm_rt *rt, size_t page)
+{
+	bool saves;
+
+	if (dsm_dir_home(&rt->dir, page) != rt->self)
+		return false;
+	dsm_dir_lock(&rt->dir, page);
+	saves = dsm_dir_entry_locked(&rt->dir, page)->version > 0;
+	dsm_dir_unlock(&rt->dir, page);
+	return saves;
+}
+
+static void seq_ckpt_reset(struct dsm_rt *rt)
+{
+	dsm_protocol_reset_pages(rt);
+	pthread_mutex_lock(&seq_deferred.lock);
+	seq_deferred.n = 0;		/* no transaction is left to answer */
+	pthread_mutex_unlock(&seq_deferred.lock);
+}
+
+/* Written once: its first grant carries the bytes. */
+static void seq_ckpt_restored(struct dsm_rt *rt, size_t page)
+{
+	dsm_dir_lock(&rt->dir, page);
+	dsm_dir_entry_locked(&rt->dir, page)->version = 1;
+	dsm_dir_unlock(&rt->dir, page);
+}
+
 const struct dsm_protocol_ops dsm_sequential_ops = {
 	.name       = "sequential",
 	.model      = DSM_SEQUENTIAL,
@@ -567,4 +617,8 @@ const struct dsm_protocol_ops dsm_sequential_ops = {
 	.release    = seq_release,
 	.tick       = seq_tick,
 	.home_of    = seq_home_of,
+	.ckpt_gather   = seq_ckpt_gather,
+	.ckpt_saves    = seq_ckpt_saves,
+	.ckpt_reset    = seq_ckpt_reset,
+	.ckpt_restored = seq_ckpt_restored,
 };
