@@ -12,7 +12,9 @@
 #     manifest of a job of another size) refused with one line naming the
 #     file, and the epoch before used;
 #  4. a node killed while a checkpoint is being written: that epoch never
-#     commits and the one before is restored.
+#     commits and the one before is restored;
+#  5. dsmrun --restart-on-failure: a node of a checkpointing jacobi killed,
+#     the launcher restarts the job from the last checkpoint by itself.
 # Every run is under `timeout -s KILL`.  Ends with "N passed, N failed".
 set -uo pipefail
 
@@ -218,6 +220,31 @@ elif run "$tmp/out" "$dsmrun" -n 4 --restart "$tckpt" restart 24 &&
 else
 	fail "node 2 killed while writing epoch $killed_during: epoch $((killed_during - 1)) was not restored" \
 	     "$tmp/out"
+fi
+
+# --- 5. dsmrun --restart-on-failure: the launcher restarts by itself -----------
+# One node of the first attempt killed; the supervisor starts the job again
+# from the last complete checkpoint, and the result is the failure-free one.
+if [ -n "${want:-}" ]; then
+	rm -rf "$DSM_CHECKPOINT_DIR"
+	timeout -s KILL "$LIMIT" "$dsmrun" --restart-on-failure 2 -n 4 "$jacobi" "${jargs[@]}" \
+		>"$tmp/rof" 2>&1 </dev/null &
+	job=$!
+	sleep "1.$((RANDOM % 10))"
+	# timeout -> the supervising dsmrun -> the first attempt's dsmrun -> nodes
+	super=$(cat /proc/$job/task/*/children 2>/dev/null | tr -s ' ' '\n' | grep -m1 .)
+	attempt=$(cat /proc/"${super:-0}"/task/*/children 2>/dev/null | tr -s ' ' '\n' | grep -m1 .)
+	victims=$(cat /proc/"${attempt:-0}"/task/*/children 2>/dev/null)
+	set -- $victims
+	[ $# -gt 0 ] && shift $((RANDOM % $#)) && kill -9 "$1" 2>/dev/null
+	wait "$job"
+	rc=$?
+	if [ "$rc" = 0 ] && grep -q 'restarting it from the last complete checkpoint' "$tmp/rof" &&
+	   [ "$(grep -o 'checksum [0-9a-f]*' "$tmp/rof" | tail -1)" = "$want" ]; then
+		pass "dsmrun --restart-on-failure 2: a node killed, restarted from the last checkpoint: $want"
+	else
+		fail "dsmrun --restart-on-failure 2 after a kill: exit $rc, not the failure-free result" "$tmp/rof"
+	fi
 fi
 
 echo "$passed passed, $failed failed"
