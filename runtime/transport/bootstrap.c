@@ -259,6 +259,40 @@ static int listen_root(const char *addr)
 	return dsm_boot_listen(host, port, true);
 }
 
+/*
+ * connect(2) fd, but give up at the deadline: a blocking connect to an
+ * address that drops the SYNs (a firewall, a host that is down) would wait
+ * for the kernel's retries, minutes, whatever DSM_CONNECT_TIMEOUT says.
+ * The socket is blocking again on success.  0 or an errno value.
+ */
+static int connect_by(int fd, const struct sockaddr *sa, socklen_t len, const struct deadline *d)
+{
+	int fl = fcntl(fd, F_GETFL), err = 0;
+	socklen_t elen = sizeof(err);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return errno;
+	if (connect(fd, sa, len) < 0) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		int ms;
+
+		if (errno != EINPROGRESS)
+			return errno;
+		do {
+			ms = ms_left(d);
+			if (ms <= 0)
+				return ETIMEDOUT;
+		} while (poll(&p, 1, ms) < 0 && errno == EINTR);
+		if (!(p.revents & (POLLOUT | POLLERR | POLLHUP)))
+			return ETIMEDOUT;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+			return errno;
+		if (err)
+			return err;
+	}
+	return fcntl(fd, F_SETFL, fl) < 0 ? errno : 0;
+}
+
 /* Connect to addr, retrying refused connections (the peer may not listen
  * yet) until the deadline.  Returns the fd or a negative code. */
 int dsm_boot_connect(const struct dsm_boot *b, const char *addr)
@@ -281,11 +315,10 @@ int dsm_boot_connect(const struct dsm_boot *b, const char *addr)
 
 				if (fd < 0)
 					continue;
-				if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+				if ((err = connect_by(fd, ai->ai_addr, ai->ai_addrlen, d)) == 0) {
 					freeaddrinfo(res);
 					return fd;
 				}
-				err = errno;
 				close(fd);
 			}
 			freeaddrinfo(res);
