@@ -38,7 +38,6 @@
  * page would ping-pong every iteration and measure false sharing, not the
  * algorithm.
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +52,6 @@
 /* What a restarted run needs besides the grids (shared memory). */
 struct jacobi_shared {
 	long next_it;			/* the sweep a restart resumes at */
-	uint64_t sums[DSM_MAX_NODES];	/* each node's checksum of its rows */
 };
 
 /* Everything the threads of one node share (private memory). */
@@ -150,29 +148,6 @@ static void init_rows(struct jacobi *jb, int lo, int hi)
 	}
 }
 
-/*
- * In place of the team barrier after sweep next - 1: the checkpoint is a
- * barrier too.  The sweep to resume at is in shared memory first, and
- * only thread 0 calls (collective: one thread per node), the others wait.
- */
-static void checkpoint(struct app_team *team, int tid, struct jacobi *jb, int next)
-{
-	pthread_barrier_wait(&team->pbar);
-	if (tid == 0) {
-		int epoch;
-
-		if (dsm_node_id() == 0)
-			jb->sh->next_it = next;
-		epoch = dsm_checkpoint();
-		if (epoch < 0) {
-			fprintf(stderr, "jacobi: node %d: dsm_checkpoint after sweep %d: %s\n",
-				dsm_node_id(), next, dsm_strerror(epoch));
-			jb->ckpt_failed = true;
-		}
-	}
-	pthread_barrier_wait(&team->pbar);
-}
-
 static void *jacobi_thread_main(struct app_team *team, int tid, void *arg)
 {
 	struct jacobi *jb = arg;
@@ -199,10 +174,10 @@ static void *jacobi_thread_main(struct app_team *team, int tid, void *arg)
 		sweep_rows(jb->grid[(it + 1) & 1], jb->grid[it & 1],
 			   jb->stride, jb->n, 0, lo, hi);
 		/* Neighbours read our edge rows in the next sweep. */
-		if (jb->ckpt_every && (it + 1) % jb->ckpt_every == 0 && it + 1 < jb->iters)
-			checkpoint(team, tid, jb, it + 1);
-		else
+		if (!app_checkpoint_due(jb->ckpt_every, it + 1, jb->iters))
 			app_team_barrier(team, tid);
+		else if (!app_team_checkpoint(team, tid, "jacobi", &jb->sh->next_it, it + 1))
+			jb->ckpt_failed = true;
 	}
 
 	if (tid == 0)
@@ -276,44 +251,15 @@ static long check_rows(struct jacobi *jb, int lo, int hi)
 	return bad;
 }
 
-/* FNV-1a over the bits of rows [lo, hi). */
+/* FNV-1a over the bits of rows [lo, hi) of the result. */
 static uint64_t checksum_rows(const struct jacobi *jb, int lo, int hi)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = APP_FNV1A_BASIS;
 
-	for (int i = lo; i < hi; i++) {
-		const double *row = jb->grid[jb->iters & 1] + (size_t)i * jb->stride;
-		const unsigned char *b = (const void *)row;
-
-		for (size_t k = 0; k < (size_t)jb->n * sizeof(double); k++)
-			h = (h ^ b[k]) * 0x100000001b3ull;
-	}
+	for (int i = lo; i < hi; i++)
+		h = app_fnv1a(h, jb->grid[jb->iters & 1] + (size_t)i * jb->stride,
+			      (size_t)jb->n * sizeof(double));
 	return h;
-}
-
-/* Take "--checkpoint-every N" (or "=N") out of argv: getopt does short
- * options only.  0, or -1 for a bad value. */
-static int take_checkpoint_every(int *argc, char **argv, long *every)
-{
-	int i, k = 0, bad = 0;
-
-	for (i = 0; i < *argc; i++) {
-		const char *a = argv[i], *v = NULL;
-
-		if (!strcmp(a, "--checkpoint-every")) {
-			v = i + 1 < *argc ? argv[++i] : "";
-		} else if (!strncmp(a, "--checkpoint-every=", 19)) {
-			v = a + 19;
-		} else {
-			argv[k++] = argv[i];
-			continue;
-		}
-		if (app_parse_long(v, 1, 1 << 30, every) < 0)
-			bad = -1;
-	}
-	argv[k] = NULL;
-	*argc = k;
-	return bad;
 }
 
 int main(int argc, char **argv)
@@ -339,7 +285,7 @@ int main(int argc, char **argv)
 	nnodes = dsm_num_nodes();
 
 	/* dsm_init has taken its --dsm-* options out of argv already. */
-	if (take_checkpoint_every(&argc, argv, &jb.ckpt_every) < 0 ||
+	if (app_take_checkpoint_every(&argc, argv, &jb.ckpt_every) < 0 ||
 	    app_parse_args(argc, argv, "n:i:t:c:h", opts))
 		return app_usage_error(usage, argv[0]);
 	jb.n = (int)n;
@@ -358,12 +304,7 @@ int main(int argc, char **argv)
 	if (!jb.sh)
 		return app_alloc_failed("jacobi", "%zu bytes of shared heap", sizeof(*jb.sh));
 	/* Restarted: the grids are as the last checkpoint left them. */
-	if (dsm_restored_epoch() > 0) {
-		jb.start_it = (int)jb.sh->next_it;
-		if (me == 0)
-			printf("jacobi: restarted from checkpoint epoch %d at sweep %d\n",
-			       dsm_restored_epoch(), jb.start_it);
-	}
+	jb.start_it = (int)app_resume_point("jacobi", &jb.sh->next_it, "sweep");
 	app_block_range(jb.n, nnodes, me, &lo, &hi);
 	jb.row_lo = (int)lo;
 	jb.row_hi = (int)hi;
@@ -377,16 +318,8 @@ int main(int argc, char **argv)
 	passed = app_all_ok(app_check_report("jacobi", bad,
 					     "cells of rows %d..%d differ from the sequential result",
 					     jb.row_lo, jb.row_hi - 1) && !jb.ckpt_failed);
-	if (jb.ckpt_every) {
-		uint64_t sum = 0xcbf29ce484222325ull;
-
-		jb.sh->sums[me] = checksum_rows(&jb, jb.row_lo, jb.row_hi);
-		dsm_barrier();
-		for (int k = 0; k < nnodes; k++)
-			sum = (sum ^ jb.sh->sums[k]) * 0x100000001b3ull;
-		if (me == 0)
-			printf("jacobi: checksum %016" PRIx64 "\n", sum);
-	}
+	if (jb.ckpt_every)
+		app_checksum("jacobi", checksum_rows(&jb, jb.row_lo, jb.row_hi));
 
 	if (me == 0)
 		printf("jacobi: %dx%d grid, %d iterations, %d node%s x %d thread%s, %s consistency: %.6f s, check %s\n",

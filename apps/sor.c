@@ -3,7 +3,7 @@
  * sor.c - red-black successive over-relaxation on a 2-D grid (libdsm app
  * suite; the conventions are jacobi.c's and apps/common/app.h's).
  *
- * usage: sor [-n SIZE] [-i ITERS] [-t THREADS]
+ * usage: sor [-n SIZE] [-i ITERS] [-t THREADS] [--checkpoint-every N]
  *
  * The grid is SIZE x SIZE doubles with fixed boundary rows and columns.  A
  * cell (i, j) is red when i + j is even and black otherwise; an iteration
@@ -32,8 +32,16 @@
  * i-2k .. i+2k of the start (each half-sweep reaches one row further), so
  * only that band is simulated.
  *
+ * Resumable (--checkpoint-every N), as jacobi is: a checkpoint every N
+ * iterations (after the black half-sweep), with the next iteration's number
+ * in shared memory; run again with DSM_RESTART=1 (dsmrun --restart) and the
+ * same arguments, it finds both colours' arrays and the iteration number
+ * restored and goes on from there, to the same bits as a run without
+ * failures (node 0 prints a checksum of the whole grid to compare runs by).
+ *
  * DSM_RESULT size is SIZExITERS, as jacobi prints it.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +57,11 @@
 
 enum { RED, BLACK };
 
+/* What a restarted run needs besides the grid (shared memory). */
+struct sor_shared {
+	long next_it;		/* the iteration a restart resumes at */
+};
+
 /* Everything the threads of one node share (private memory). */
 struct sor {
 	long n;			/* grid is n x n, n >= 3 */
@@ -58,15 +71,22 @@ struct sor {
 	double *cell[2];	/* shared: cell[RED], cell[BLACK] */
 	long row_lo, row_hi;	/* this node's rows [row_lo, row_hi) */
 	double t0, t1;		/* timed region, taken by thread 0 */
+	long ckpt_every;	/* --checkpoint-every: iterations between checkpoints, 0: none */
+	long start_it;		/* the first iteration (after a restart: the saved one) */
+	struct sor_shared *sh;
+	bool ckpt_failed;
 };
 
 static void usage(const char *prog)
 {
 	fprintf(stderr,
-		"usage: %s [-n SIZE] [-i ITERS] [-t THREADS]\n"
+		"usage: %s [-n SIZE] [-i ITERS] [-t THREADS] [--checkpoint-every N]\n"
 		"  -n SIZE     grid is SIZE x SIZE doubles (>= 3, default %d)\n"
 		"  -i ITERS    iterations, each a red and a black sweep (>= 0, default %d)\n"
-		"  -t THREADS  application threads per node (1..%d, default 1)\n",
+		"  -t THREADS  application threads per node (1..%d, default 1)\n"
+		"  --checkpoint-every N, -c N\n"
+		"              dsm_checkpoint() every N iterations; with DSM_RESTART=1\n"
+		"              (dsmrun --restart) resume from the last one\n",
 		prog, SOR_DEF_SIZE, SOR_DEF_ITERS, APP_MAX_THREADS);
 }
 
@@ -149,19 +169,23 @@ static void *sor_thread_main(struct app_team *team, int tid, void *arg)
 	hi += sr->row_lo;
 
 	/* First touch: each node owns its rows' pages before the clock starts. */
-	init_rows(sr->cell, sr->stride, sr->n, 0, lo, hi);
+	if (sr->start_it == 0)
+		init_rows(sr->cell, sr->stride, sr->n, 0, lo, hi);	/* else restored */
 	app_team_barrier(team, tid);
 	if (tid == 0)
 		sr->t0 = app_now();
 
-	for (it = 0; it < sr->iters; it++) {
+	for (it = sr->start_it; it < sr->iters; it++) {
 		half_sweep(sr->cell[RED], sr->cell[BLACK], sr->stride, sr->n, 0,
 			   lo, hi, RED);
 		/* Neighbours read our edge rows' red cells next. */
 		app_team_barrier(team, tid);
 		half_sweep(sr->cell[BLACK], sr->cell[RED], sr->stride, sr->n, 0,
 			   lo, hi, BLACK);
-		app_team_barrier(team, tid);
+		if (!app_checkpoint_due(sr->ckpt_every, it + 1, sr->iters))
+			app_team_barrier(team, tid);
+		else if (!app_team_checkpoint(team, tid, "sor", &sr->sh->next_it, it + 1))
+			sr->ckpt_failed = true;
 	}
 
 	if (tid == 0)
@@ -223,6 +247,18 @@ static long check_rows(const struct sor *sr, long lo, long hi)
 	return bad;
 }
 
+/* FNV-1a over the bits of rows [lo, hi) of the result, red then black. */
+static uint64_t checksum_rows(const struct sor *sr, long lo, long hi)
+{
+	uint64_t h = APP_FNV1A_BASIS;
+
+	for (long i = lo; i < hi; i++)
+		for (int c = RED; c <= BLACK; c++)
+			h = app_fnv1a(h, sr->cell[c] + (size_t)i * sr->stride,
+				      (size_t)((sr->n + 1) / 2) * sizeof(double));
+	return h;
+}
+
 int main(int argc, char **argv)
 {
 	struct sor sr = { .nthreads = 1 };
@@ -236,6 +272,7 @@ int main(int argc, char **argv)
 		{ 'n', .l = &n, .lo = 3, .hi = 1 << 20 },
 		{ 'i', .l = &iters, .lo = 0, .hi = 1 << 30 },
 		{ 't', .i = &sr.nthreads, .lo = 1, .hi = APP_MAX_THREADS },
+		{ 'c', .l = &sr.ckpt_every, .lo = 1, .hi = 1 << 30 },
 		{ 0 }
 	};
 
@@ -243,7 +280,9 @@ int main(int argc, char **argv)
 	me = dsm_node_id();
 	nnodes = dsm_num_nodes();
 
-	if (app_parse_args(argc, argv, "n:i:t:h", opts))
+	/* dsm_init has taken its --dsm-* options out of argv already. */
+	if (app_take_checkpoint_every(&argc, argv, &sr.ckpt_every) < 0 ||
+	    app_parse_args(argc, argv, "n:i:t:c:h", opts))
 		return app_usage_error(usage, argv[0]);
 	sr.n = n;
 	sr.iters = iters;
@@ -257,6 +296,11 @@ int main(int argc, char **argv)
 	sr.cell[BLACK] = dsm_alloc_collective(bytes);
 	if (!sr.cell[RED] || !sr.cell[BLACK])
 		return app_alloc_failed("sor", "2 x %zu bytes of shared heap", bytes);
+	sr.sh = dsm_alloc_collective(sizeof(*sr.sh));
+	if (!sr.sh)
+		return app_alloc_failed("sor", "%zu bytes of shared heap", sizeof(*sr.sh));
+	/* Restarted: the grid is as the last checkpoint left it. */
+	sr.start_it = app_resume_point("sor", &sr.sh->next_it, "iteration");
 	app_block_range(n, nnodes, me, &sr.row_lo, &sr.row_hi);
 
 	if (app_team_run(&team, sr.nthreads, sor_thread_main, &sr))
@@ -266,7 +310,9 @@ int main(int argc, char **argv)
 	bad = check_rows(&sr, sr.row_lo, sr.row_hi);
 	passed = app_all_ok(app_check_report("sor", bad,
 					     "cells of rows %ld..%ld differ from the sequential result",
-					     sr.row_lo, sr.row_hi - 1));
+					     sr.row_lo, sr.row_hi - 1) && !sr.ckpt_failed);
+	if (sr.ckpt_every)
+		app_checksum("sor", checksum_rows(&sr, sr.row_lo, sr.row_hi));
 
 	if (me == 0)
 		printf("sor: %ldx%ld grid, %ld iterations (omega %g), %d node%s x %d thread%s, %s consistency: %.6f s, check %s\n",

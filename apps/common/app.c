@@ -3,6 +3,7 @@
  * app.c - the plumbing every app of the suite shares (see app.h).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +13,8 @@
 
 #include "apps/common/app.h"
 
-/* Shared: slot k is node k's vote in app_all_ok(). */
-static int *app_votes;
+/* Shared: slot k is node k's vote in app_all_ok(), its sum in app_checksum(). */
+static uint64_t *app_slots;
 
 void app_start(const char *name, int *argc, char ***argv)
 {
@@ -23,9 +24,9 @@ void app_start(const char *name, int *argc, char ***argv)
 		fprintf(stderr, "%s: dsm_init: %s\n", name, dsm_strerror(ret));
 		exit(1);
 	}
-	app_votes = dsm_alloc_collective(sizeof(int) * (size_t)dsm_num_nodes());
-	if (!app_votes) {
-		fprintf(stderr, "%s: node %d: cannot allocate %d ints of shared heap\n",
+	app_slots = dsm_alloc_collective(sizeof(uint64_t) * (size_t)dsm_num_nodes());
+	if (!app_slots) {
+		fprintf(stderr, "%s: node %d: cannot allocate %d words of shared heap\n",
 			name, dsm_node_id(), dsm_num_nodes());
 		dsm_finalize();
 		exit(1);
@@ -214,13 +215,98 @@ bool app_all_ok(bool ok)
 	int k, n = dsm_num_nodes();
 	bool all = true;
 
-	app_votes[dsm_node_id()] = ok;
+	app_slots[dsm_node_id()] = ok;
 	dsm_barrier();
 	for (k = 0; k < n; k++)
-		all = all && app_votes[k];
+		all = all && app_slots[k];
 	/* Nobody votes again before everyone has counted. */
 	dsm_barrier();
 	return all;
+}
+
+uint64_t app_fnv1a(uint64_t h, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+
+	for (size_t k = 0; k < len; k++)
+		h = (h ^ b[k]) * 0x100000001b3ull;
+	return h;
+}
+
+uint64_t app_checksum(const char *name, uint64_t mine)
+{
+	uint64_t sum = APP_FNV1A_BASIS;
+	int k, n = dsm_num_nodes();
+
+	app_slots[dsm_node_id()] = mine;
+	dsm_barrier();
+	for (k = 0; k < n; k++)
+		sum = (sum ^ app_slots[k]) * 0x100000001b3ull;
+	/* Nobody writes a slot again before everyone has read them. */
+	dsm_barrier();
+	if (dsm_node_id() == 0)
+		printf("%s: checksum %016" PRIx64 "\n", name, sum);
+	return sum;
+}
+
+int app_take_checkpoint_every(int *argc, char **argv, long *every)
+{
+	int i, k = 0, bad = 0;
+
+	for (i = 0; i < *argc; i++) {
+		const char *a = argv[i], *v = NULL;
+
+		if (!strcmp(a, "--checkpoint-every")) {
+			v = i + 1 < *argc ? argv[++i] : "";
+		} else if (!strncmp(a, "--checkpoint-every=", 19)) {
+			v = a + 19;
+		} else {
+			argv[k++] = argv[i];
+			continue;
+		}
+		if (app_parse_long(v, 1, 1 << 30, every) < 0)
+			bad = -1;
+	}
+	argv[k] = NULL;
+	*argc = k;
+	return bad;
+}
+
+long app_resume_point(const char *name, const long *resume, const char *unit)
+{
+	if (dsm_restored_epoch() <= 0)
+		return 0;
+	if (dsm_node_id() == 0)
+		printf("%s: restarted from checkpoint epoch %d at %s %ld\n", name,
+		       dsm_restored_epoch(), unit, *resume);
+	return *resume;
+}
+
+bool app_checkpoint_due(long every, long next, long total)
+{
+	return every > 0 && next % every == 0 && next < total;
+}
+
+bool app_team_checkpoint(struct app_team *team, int tid, const char *name,
+			 long *resume, long next)
+{
+	bool ok = true;
+
+	pthread_barrier_wait(&team->pbar);
+	if (tid == 0) {
+		int epoch;
+
+		if (dsm_node_id() == 0)
+			*resume = next;
+		epoch = dsm_checkpoint();
+		if (epoch < 0) {
+			fprintf(stderr, "%s: node %d: dsm_checkpoint before step %ld: %s\n",
+				name, dsm_node_id(), next, dsm_strerror(epoch));
+			ok = false;
+		}
+	}
+	pthread_barrier_wait(&team->pbar);
+	return ok;
 }
 
 int app_finish(const char *name, const char *size, int threads, double seconds,

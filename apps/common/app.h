@@ -17,6 +17,11 @@
  *                   node-wide barrier around the collective dsm_barrier
  *   app_check_report  this node's check: one line if it failed
  *   app_all_ok()    collective: did every node's check pass?
+ *   app_take_checkpoint_every, app_resume_point, app_checkpoint_due,
+ *   app_team_checkpoint
+ *                   resumable apps (--checkpoint-every N, DSM_RESTART=1)
+ *   app_fnv1a, app_checksum
+ *                   collective: node 0 prints a checksum of the result
  *   app_finish()    node 0 prints the DSM_RESULT line; dsm_finalize; exit code
  *
  * The machine-readable line (node 0, stdout) is
@@ -28,6 +33,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <dsm.h>
@@ -139,6 +145,54 @@ bool app_check_report(const char *name, long bad, const char *fmt, ...)
  * every node.  Uses a small shared array allocated by app_start().
  */
 bool app_all_ok(bool ok);
+
+/*
+ * Resumable apps (jacobi.c and sor.c): --checkpoint-every N takes a
+ * checkpoint every N steps with the step to resume at in shared memory
+ * (*resume, written by node 0 before each checkpoint); run again with
+ * DSM_RESTART=1 (dsmrun --restart) and the same arguments, the app
+ * allocates as before, finds its data and *resume restored, skips its
+ * initialization and goes on from step *resume, to the same bits as a run
+ * without failures.
+ *
+ * app_take_checkpoint_every() takes "--checkpoint-every N" (or "=N") out
+ * of argv, into *every (getopt does short options only; the apps take
+ * -c N too).  0, or -1 for a bad value.
+ */
+int app_take_checkpoint_every(int *argc, char **argv, long *every);
+
+/*
+ * After the collective allocations: the step to start at, 0, or after a
+ * restart *resume (shared, restored), and node 0 prints
+ *   NAME: restarted from checkpoint epoch E at UNIT N
+ */
+long app_resume_point(const char *name, const long *resume, const char *unit);
+
+/* Is a checkpoint due before step next of total (every 0: never)? */
+bool app_checkpoint_due(long every, long next, long total);
+
+/*
+ * In place of app_team_barrier() before step next: every thread of the
+ * node, then thread 0 (node 0's: first *resume = next) calls the
+ * collective dsm_checkpoint(), a barrier too, then every thread again.
+ * If the checkpoint fails thread 0 prints one line
+ *   NAME: node N: dsm_checkpoint before step NEXT: why
+ * and gets false; true otherwise.
+ */
+bool app_team_checkpoint(struct app_team *team, int tid, const char *name,
+			 long *resume, long next);
+
+/* 64-bit FNV-1a: h (APP_FNV1A_BASIS to begin with) on over len bytes at p. */
+#define APP_FNV1A_BASIS 0xcbf29ce484222325ull
+uint64_t app_fnv1a(uint64_t h, const void *p, size_t len);
+
+/*
+ * Collective (one thread per node): the FNV-1a of every node's mine, in
+ * node order, which node 0 prints as
+ *   NAME: checksum %016x
+ * to compare runs by (a restarted one with one without failures).
+ */
+uint64_t app_checksum(const char *name, uint64_t mine);
 
 /*
  * Collective, the last call: node 0 prints the DSM_RESULT line (size is

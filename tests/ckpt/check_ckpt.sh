@@ -14,7 +14,10 @@
 #  4. a node killed while a checkpoint is being written: that epoch never
 #     commits and the one before is restored;
 #  5. dsmrun --restart-on-failure: a node of a checkpointing jacobi killed,
-#     the launcher restarts the job from the last checkpoint by itself.
+#     the launcher restarts the job from the last checkpoint by itself;
+#  6. restart, as in 2: sor --checkpoint-every, a random node killed twice
+#     at random moments, restarted: the final grid bit for bit that of a
+#     run without failures.
 # Every run is under `timeout -s KILL`.  Ends with "N passed, N failed".
 set -uo pipefail
 
@@ -23,9 +26,10 @@ top_build=${TOP_BUILDDIR:-$(cd "$bindir/../.." && pwd)}
 dsmrun=${DSMRUN:-$top_build/tools/dsmrun/dsmrun}
 tckpt=$top_build/tests/ckpt/t_ckpt
 jacobi=$top_build/apps/jacobi
+sor=$top_build/apps/sor
 LIMIT=60
 
-for f in "$dsmrun" "$tckpt" "$jacobi"; do
+for f in "$dsmrun" "$tckpt" "$jacobi" "$sor"; do
 	[ -x "$f" ] || { echo "FAIL: $f was not built"; echo "0 passed, 1 failed"; exit 1; }
 done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/check_ckpt.XXXXXX") || exit 1
@@ -71,18 +75,29 @@ for b in $backends; do
 done
 
 # --- 2. jacobi killed at random moments, restarted ----------------------------
-# The reference: the same run without failures.
-jargs=(-n 384 -i 4000 --checkpoint-every 25)
-rm -rf "$DSM_CHECKPOINT_DIR"
-if run "$tmp/ref" "$dsmrun" -n 4 "$jacobi" "${jargs[@]}" &&
-   want=$(grep -o 'checksum [0-9a-f]*' "$tmp/ref"); then
+# kill_restart NAME APP KILLS ARGS...: the reference, APP ARGS on 4 nodes
+# without failures (its checksum in $want, empty if it failed); then KILLS
+# times APP started (with --restart once a checkpoint is there) and a random
+# node killed with SIGKILL at a random moment; then a last --restart must
+# end with the reference's checksum and a passed check.
+kill_restart() {
+	local name=$1 app=$2 nkills=$3 k job kills=0 restarts=0 restart victims
+	shift 3
+	local args=("$@")	# set -- below takes the positional parameters
+	want=
 	rm -rf "$DSM_CHECKPOINT_DIR"
-	kills=0 restarts=0
-	for k in 1 2 3 4; do
+	if ! run "$tmp/ref" "$dsmrun" -n 4 "$app" "${args[@]}" ||
+	   ! want=$(grep -o 'checksum [0-9a-f]*' "$tmp/ref"); then
+		want=
+		fail "$name: the run without failures failed" "$tmp/ref"
+		return
+	fi
+	rm -rf "$DSM_CHECKPOINT_DIR"
+	for k in $(seq "$nkills"); do
 		restart=()
 		ls "$DSM_CHECKPOINT_DIR"/*.manifest >/dev/null 2>&1 && restart=(--restart)
 		[ ${#restart[@]} -gt 0 ] && restarts=$((restarts + 1))
-		"$dsmrun" -n 4 "${restart[@]}" "$jacobi" "${jargs[@]}" >"$tmp/kill$k" 2>&1 </dev/null &
+		"$dsmrun" -n 4 "${restart[@]}" "$app" "${args[@]}" >"$tmp/kill$k" 2>&1 </dev/null &
 		job=$!
 		# After start-up (about half a second here), before the end.
 		sleep "$((1 + RANDOM % 2)).$((RANDOM % 10))"
@@ -94,18 +109,19 @@ if run "$tmp/ref" "$dsmrun" -n 4 "$jacobi" "${jargs[@]}" &&
 		fi
 		wait "$job"
 	done
-	if run "$tmp/final" "$dsmrun" -n 4 --restart "$jacobi" "${jargs[@]}" &&
+	if run "$tmp/final" "$dsmrun" -n 4 --restart "$app" "${args[@]}" &&
 	   [ "$(grep -o 'checksum [0-9a-f]*' "$tmp/final")" = "$want" ] &&
 	   grep -q 'check passed' "$tmp/final"; then
-		pass "jacobi: $kills nodes killed with SIGKILL, $((restarts + 1)) restarts: $want" \
-		     "as without failures ($(grep -o 'restarted from checkpoint epoch [0-9]* at sweep [0-9]*' "$tmp/final"))"
+		pass "$name: $kills nodes killed with SIGKILL, $((restarts + 1)) restarts: $want" \
+		     "as without failures ($(grep -o 'restarted from checkpoint epoch [0-9]* at [a-z]* [0-9]*' "$tmp/final"))"
 	else
-		fail "jacobi after $kills kills: not the result of the run without failures ($want)" \
+		fail "$name after $kills kills: not the result of the run without failures ($want)" \
 		     "$tmp/final"
 	fi
-else
-	fail "jacobi: the run without failures failed" "$tmp/ref"
-fi
+}
+jargs=(-n 384 -i 4000 --checkpoint-every 25)
+kill_restart jacobi "$jacobi" 4 "${jargs[@]}"
+jacobi_want=$want
 
 # --- 3. damaged checkpoints ----------------------------------------------------
 # save: 4 nodes, versions 1..3 (epochs 2 and 3 kept); then damage epoch 3.
@@ -225,7 +241,8 @@ fi
 # --- 5. dsmrun --restart-on-failure: the launcher restarts by itself -----------
 # One node of the first attempt killed; the supervisor starts the job again
 # from the last complete checkpoint, and the result is the failure-free one.
-if [ -n "${want:-}" ]; then
+want=$jacobi_want
+if [ -n "$want" ]; then
 	rm -rf "$DSM_CHECKPOINT_DIR"
 	timeout -s KILL "$LIMIT" "$dsmrun" --restart-on-failure 2 -n 4 "$jacobi" "${jargs[@]}" \
 		>"$tmp/rof" 2>&1 </dev/null &
@@ -246,6 +263,10 @@ if [ -n "${want:-}" ]; then
 		fail "dsmrun --restart-on-failure 2 after a kill: exit $rc, not the failure-free result" "$tmp/rof"
 	fi
 fi
+
+# --- 6. sor killed at random moments, restarted -------------------------------
+# About 8 s a run here: a reference, two killed, the last restart.
+kill_restart sor "$sor" 2 -n 384 -i 1500 --checkpoint-every 25
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
