@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "dsm.h"
+#include "runtime/transport/transport.h"
 #include "runtime/transport/wire.h"
 
 struct dsm_rt;
@@ -47,7 +48,8 @@ typedef uint64_t (*dsm_tick_fn)(struct dsm_rt *rt);
 struct dsm_registry {
 	dsm_msg_fn on[DSM_WT_MAX + 1];		/* by message type; NULL: nobody's */
 	const char *owner[DSM_WT_MAX + 1];	/* the module that registered it */
-	bool fault_safe[DSM_WT_MAX + 1];	/* may be delivered by a waiting fault */
+	uint8_t waiter_safe[DSM_WT_MAX + 1];	/* enum dsm_waiter bits: may be delivered
+						 * by an application thread waiting there */
 	dsm_tick_fn tick[DSM_REG_MAX_TICKS];
 	int nticks;
 	void (*gauge[DSM_REG_MAX_TICKS])(struct dsm_rt *rt, struct dsm_stats *out);
@@ -93,8 +95,17 @@ int dsm_msg_register(struct dsm_rt *rt, const char *owner, unsigned int first, u
  * of the service thread's own.  Module init only.
  */
 void dsm_msg_fault_safe(struct dsm_rt *rt, unsigned int type);
-/* registry.c: the transport's fault_safe callback (ctx is the rt). */
-bool dsm_msg_is_fault_safe(void *ctx, uint8_t type);
+/*
+ * registry.c: messages of type may be delivered by an application thread
+ * that waits for a reply in a lock or barrier call (not signal context,
+ * holding none of the runtime's locks) at the same time as the service
+ * thread delivers others: their handler may allocate and take any of the
+ * runtime's locks, but keeps no state of the service thread's own.
+ * Fault-safe types are thread-safe too.  Module init only.
+ */
+void dsm_msg_thread_safe(struct dsm_rt *rt, unsigned int type);
+/* registry.c: the transport's waiter_safe callback (ctx is the rt). */
+bool dsm_msg_is_waiter_safe(void *ctx, uint8_t type, enum dsm_waiter who);
 
 /* registry.c: add a service-thread tick.  0 or -ENOSPC. */
 int dsm_tick_register(struct dsm_rt *rt, dsm_tick_fn fn);

@@ -35,14 +35,20 @@ int dsm_msg_register(struct dsm_rt *rt, const char *owner, unsigned int first, u
 void dsm_msg_fault_safe(struct dsm_rt *rt, unsigned int type)
 {
 	if (type <= DSM_WT_MAX)
-		rt->reg.fault_safe[type] = true;
+		rt->reg.waiter_safe[type] |= DSM_WAITER_FAULT | DSM_WAITER_THREAD;
 }
 
-bool dsm_msg_is_fault_safe(void *ctx, uint8_t type)
+void dsm_msg_thread_safe(struct dsm_rt *rt, unsigned int type)
+{
+	if (type <= DSM_WT_MAX)
+		rt->reg.waiter_safe[type] |= DSM_WAITER_THREAD;
+}
+
+bool dsm_msg_is_waiter_safe(void *ctx, uint8_t type, enum dsm_waiter who)
 {
 	const struct dsm_rt *rt = ctx;
 
-	return type <= DSM_WT_MAX && rt->reg.fault_safe[type];
+	return type <= DSM_WT_MAX && (rt->reg.waiter_safe[type] & who);
 }
 
 int dsm_tick_register(struct dsm_rt *rt, dsm_tick_fn fn)

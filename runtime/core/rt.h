@@ -147,11 +147,14 @@ int dsm_rt_read_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, si
 
 /*
  * Wait until *word differs from val, a reply expected from node (any
- * thread but the service thread, signal context included): over a
- * transport that can (wait_peer), this thread reads node's connection and
- * delivers the reply itself.  Returns at once if *word differs already.
+ * thread but the service thread, signal context included; who says
+ * where): over a transport that can (wait_peer), this thread reads node's
+ * connection and delivers the reply itself, if the reply's type is safe
+ * there (dsm_msg_fault_safe, dsm_msg_thread_safe).  Returns at once if
+ * *word differs already.
  */
-void dsm_rt_wait_reply(struct dsm_rt *rt, int node, uint32_t *word, uint32_t val);
+void dsm_rt_wait_reply(struct dsm_rt *rt, int node, uint32_t *word, uint32_t val,
+		       enum dsm_waiter who);
 
 /* A peer broke the protocol: one line naming it, then end the process. */
 void dsm_rt_protocol_error(struct dsm_rt *rt, int src, const char *what, uint64_t arg)

@@ -67,10 +67,11 @@ void dsm_rt_send_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, s
  */
 #define WAIT_PEER_BUDGET_NS 2000000ull
 
-void dsm_rt_wait_reply(struct dsm_rt *rt, int node, uint32_t *word, uint32_t val)
+void dsm_rt_wait_reply(struct dsm_rt *rt, int node, uint32_t *word, uint32_t val,
+		       enum dsm_waiter who)
 {
 	if (rt->tp->ops->wait_peer && !__atomic_load_n(&rt->stopping, __ATOMIC_RELAXED) &&
-	    rt->tp->ops->wait_peer(rt->tp, node, word, val, WAIT_PEER_BUDGET_NS) == 0)
+	    rt->tp->ops->wait_peer(rt->tp, node, word, val, WAIT_PEER_BUDGET_NS, who) == 0)
 		return;
 	dsm_wait_change(word, val, rt->spin_ns);
 }
@@ -178,7 +179,7 @@ void dsm_service_params(struct dsm_rt *rt, struct dsm_tp_params *p)
 	p->max_payload = dsm_rt_max_payload(rt);
 	p->deliver = dsm_msg_dispatch;	/* the modules' registry (module.h) */
 	p->peer_lost = peer_lost;
-	p->fault_safe = dsm_msg_is_fault_safe;
+	p->waiter_safe = dsm_msg_is_waiter_safe;
 	p->ctx = rt;
 }
 

@@ -132,8 +132,9 @@ void dsm_sync_barrier(struct dsm_rt *rt)
 		dsm_iv_send(rt, 0, DSM_MSG_BARRIER_ARRIVE, 0, epoch, 0, a.vc, &a.nv);
 	pthread_mutex_unlock(&s->lock);
 	dsm_notices_free(&a.nv);
+	/* The release comes from node 0: read it ourselves (service.c). */
 	while ((seen = __atomic_load_n(&s->barrier_done, __ATOMIC_ACQUIRE)) != (uint32_t)epoch)
-		dsm_wait_change(&s->barrier_done, seen, rt->spin_ns);
+		dsm_rt_wait_reply(rt, 0, &s->barrier_done, seen, DSM_WAITER_THREAD);
 	dsm_count(rt->counters.barriers, 1);
 	/* bar_result is ours until we arrive at the next barrier. */
 	dsm_iv_acquire(rt, &s->bar_result);
@@ -177,9 +178,16 @@ static int sync_module_init(struct dsm_rt *rt)
 {
 	int ret = dsm_sync_init(rt);
 
-	if (ret < 0)
+	if (ret < 0) {
 		dsm_err("out of memory for the lock and barrier tables of %d nodes", rt->nnodes);
-	return ret;
+		return ret;
+	}
+	/* What a thread waiting in dsm_lock_acquire or dsm_barrier waits
+	 * for, and may deliver itself (dsm_rt_wait_reply): the handlers
+	 * allocate and take sync.lock, never a page's or a fault's locks. */
+	dsm_msg_thread_safe(rt, DSM_MSG_LOCK_GRANT);
+	dsm_msg_thread_safe(rt, DSM_MSG_BARRIER_DONE);
+	return 0;
 }
 
 static void sync_module_stats(struct dsm_rt *rt, struct dsm_stats *out)

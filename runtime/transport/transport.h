@@ -30,6 +30,17 @@ struct dsm_tp_counters {
 	uint64_t msgs_by_waiter;	/* of msgs_recv: delivered by wait_peer's caller */
 };
 
+/*
+ * Where an application thread waits for a reply (wait_peer), which says
+ * which messages it may deliver itself.
+ */
+enum dsm_waiter {
+	DSM_WAITER_FAULT = 1,	/* in the fault path: signal context, other threads
+				 * in the middle of anything */
+	DSM_WAITER_THREAD = 2,	/* in a lock or barrier call: an ordinary thread that
+				 * holds none of the runtime's locks */
+};
+
 struct dsm_tp_params {
 	const struct dsm_config *cfg;
 	size_t max_payload;		/* largest payload the runtime sends */
@@ -46,10 +57,10 @@ struct dsm_tp_params {
 	void (*peer_lost)(void *ctx, int node, const char *why);
 	/*
 	 * Any thread: may a message of this type be delivered by an
-	 * application thread that waits for a reply, possibly in signal
-	 * context (wait_peer)?  NULL: none may.
+	 * application thread that waits for a reply (wait_peer), where it
+	 * waits (enum dsm_waiter)?  NULL: none may.
 	 */
-	bool (*fault_safe)(void *ctx, uint8_t type);
+	bool (*waiter_safe)(void *ctx, uint8_t type, enum dsm_waiter who);
 	void *ctx;
 };
 
@@ -123,13 +134,13 @@ struct dsm_tp_ops {
 	 * Optional.  An application thread (signal context included) waits
 	 * up to budget_ns for *word to differ from val, a reply from node
 	 * that the deliver callback will flag there: meanwhile it reads
-	 * node's connection itself and delivers what it may (fault_safe),
+	 * node's connection itself and delivers what it may (waiter_safe),
 	 * saving the service thread's wake-up.  0 when *word changed;
 	 * -EAGAIN otherwise (the caller waits as usual: the service thread
 	 * delivers the rest).
 	 */
 	int (*wait_peer)(struct dsm_tp *tp, int node, const uint32_t *word, uint32_t val,
-			 uint64_t budget_ns);
+			 uint64_t budget_ns, enum dsm_waiter who);
 	/*
 	 * Finalize thread, service thread still running: send BYE to every
 	 * peer and wait (up to timeout_ms) until every peer's BYE arrived, so

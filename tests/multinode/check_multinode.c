@@ -75,6 +75,7 @@ static const struct prog_case progs[] = {
 	{ .name = "t_sweep",      .args = { "64", "3" } },	/* PAGES ROUNDS */
 	{ .name = "t_lockvc",     .args = { "60" },		/* ROUNDS */
 	  .env = { "DSM_TEST_RELEASE_DELAY_US=500" } },	/* widens a release's window */
+	{ .name = "t_waiter",     .args = { "100" } },		/* ROUNDS */
 };
 #define NPROGS ((int)(sizeof(progs) / sizeof(progs[0])))
 

@@ -450,7 +450,7 @@ static int home_locked(struct dsm_rt *rt, size_t page, int claimant)
 		}
 		if (pl->seq == seq) {
 			dsm_dir_unlock(&rt->dir, page);
-			dsm_rt_wait_reply(rt, mgr, &pl->seq, seq);
+			dsm_rt_wait_reply(rt, mgr, &pl->seq, seq, DSM_WAITER_FAULT);
 			dsm_dir_lock(&rt->dir, page);
 		}
 	}
@@ -627,7 +627,7 @@ int dsm_rx_fault(struct dsm_rt *rt, size_t page, enum dsm_access access)
 		/* The reply comes from home: read it ourselves (service.c). */
 		if (pl->seq == seq) {
 			dsm_dir_unlock(&rt->dir, page);
-			dsm_rt_wait_reply(rt, home, &pl->seq, seq);
+			dsm_rt_wait_reply(rt, home, &pl->seq, seq, DSM_WAITER_FAULT);
 			dsm_dir_lock(&rt->dir, page);
 		}
 	}

@@ -288,7 +288,7 @@ static int seq_fault(struct dsm_rt *rt, size_t page, enum dsm_access access)
 			if (home == rt->self)
 				dsm_wait_change(&pl->seq, seq, rt->spin_ns);
 			else
-				dsm_rt_wait_reply(rt, home, &pl->seq, seq);
+				dsm_rt_wait_reply(rt, home, &pl->seq, seq, DSM_WAITER_FAULT);
 			dsm_dir_lock(&rt->dir, page);
 		}
 	}

@@ -327,7 +327,8 @@ static bool borrower_may_deliver(struct dsm_tcp *t, struct dsm_tcp_conn *c)
 	if (c->cur.type == DSM_WT_PAGE &&
 	    dsm_wire_check_page(&c->inner, &c->cur, c->peer, p->max_payload))
 		return false;	/* the service thread reports it */
-	return c->cur.type != DSM_WT_BYE && p->fault_safe && p->fault_safe(p->ctx, type);
+	return c->cur.type != DSM_WT_BYE && p->waiter_safe &&
+	       p->waiter_safe(p->ctx, type, c->borrower);
 }
 
 #define INPUT_STOP (-EAGAIN)	/* borrowed: left the rest to the service thread */
@@ -480,17 +481,17 @@ static int service_input(struct dsm_tcp *t, struct dsm_tcp_conn *c)
 /*
  * An application thread waits for *word to change (a reply from node):
  * while it waits, it borrows node's connection and delivers, in its own
- * thread, the frames it may (params.fault_safe), so that a reply costs one
- * thread wake-up, not two (this node's service thread, then the waiter),
- * and the service thread does not compete for a CPU with the waiter.  Any
- * thread, signal context included (only syscalls, the runtime's locks and
- * the handlers of fault-safe types).  0 when *word changed; -EAGAIN when
+ * thread, the frames it may where it waits (params.waiter_safe), so that a
+ * reply costs one thread wake-up, not two (this node's service thread,
+ * then the waiter), and the service thread does not compete for a CPU
+ * with the waiter.  Any thread, signal context included (only syscalls,
+ * the runtime's locks and the handlers the runtime allows there).  0 when *word changed; -EAGAIN when
  * it did not within budget_ns, or the connection is lent to another
  * waiter, or input waits that only the service thread may deliver: the
  * caller then waits as usual.
  */
 static int dsm_tcp_wait_peer(struct dsm_tp *tp, int node, const uint32_t *word, uint32_t val,
-			     uint64_t budget_ns)
+			     uint64_t budget_ns, enum dsm_waiter who)
 {
 	struct dsm_tcp *t = to_tcp(tp);
 	struct dsm_tcp_conn *c = &t->conns[node];
@@ -500,6 +501,7 @@ static int dsm_tcp_wait_peer(struct dsm_tp *tp, int node, const uint32_t *word, 
 	if (node == tp->self || c->fd < 0 || __atomic_load_n(&c->closed, __ATOMIC_RELAXED) ||
 	    pthread_mutex_trylock(&c->rx_lock))
 		return -EAGAIN;
+	c->borrower = who;
 	/* The service thread stops hearing of c's input while it is lent:
 	 * else every reply would wake it too, for nothing. */
 	pthread_mutex_lock(&c->lock);

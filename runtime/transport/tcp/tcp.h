@@ -32,7 +32,7 @@ struct dsm_tcp_conn {
 	 * application thread that waits for a reply from this peer
 	 * (wait_peer in tcp.c), which then reads and delivers the frames
 	 * itself.  A borrower delivers only the types the runtime says are
-	 * safe there (params.fault_safe); it leaves the first other frame
+	 * safe where it waits (params.waiter_safe, borrower); it leaves the first other frame
 	 * read but not delivered (held), or its header read but not started,
 	 * for the service thread, and ends the loan.  A frame is read as its header, then
 	 * its body straight into place: a runtime payload into in, a page
@@ -52,6 +52,7 @@ struct dsm_tcp_conn {
 	char *in;			/* max_payload bytes */
 	pthread_mutex_t rx_lock;	/* the input side above */
 	bool held;			/* cur read whole, to be delivered by the service thread */
+	enum dsm_waiter borrower;	/* where the thread that borrowed the input waits */
 	uint32_t missed;		/* the service thread found rx_lock lent out */
 };
 
