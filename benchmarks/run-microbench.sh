@@ -1,17 +1,18 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# run-microbench.sh - run the 2-node micro-benchmark and print its table.
+# run-microbench.sh - run the 2-node micro-benchmark and print its table,
+# then the barrier of 4 nodes (barrierbench) against a TCP round trip.
 #
 # usage: benchmarks/run-microbench.sh [BUILDDIR] [-- MICROBENCH-ARGS...]
 #
 # BUILDDIR is the top of the build tree (where tools/dsmrun/dsmrun and
 # benchmarks/microbench were built); by default $TOP_BUILDDIR, else the top
-# of the tree this script lives in (an in-tree build).  $DSMRUN and
-# $MICROBENCH override the two paths one by one.  Everything after "--"
-# goes to microbench (for example: -- -r 7 -s 500).  DSM_CONSISTENCY picks
-# the model (libdsm's default: release); the table's first line names it,
-# and run-models.sh runs it under all three.
+# of the tree this script lives in (an in-tree build).  $DSMRUN,
+# $MICROBENCH and $BARRIERBENCH override the paths one by one.  Everything
+# after "--" goes to microbench (for example: -- -r 7 -s 500).
+# DSM_CONSISTENCY picks the model (libdsm's default: release); the table's
+# first line names it, and run-models.sh runs it under all three.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,7 +27,8 @@ fi
 
 dsmrun=${DSMRUN:-$builddir/tools/dsmrun/dsmrun}
 microbench=${MICROBENCH:-$builddir/benchmarks/microbench}
-for f in "$dsmrun" "$microbench"; do
+barrierbench=${BARRIERBENCH:-$builddir/benchmarks/barrierbench}
+for f in "$dsmrun" "$microbench" "$barrierbench"; do
 	if [ ! -x "$f" ]; then
 		echo "run-microbench.sh: $f: not found or not executable (build first, or give the build dir: $0 BUILDDIR)" >&2
 		exit 1
@@ -35,4 +37,6 @@ done
 
 # Each node's summary (DSM_STATS=1) would interleave with the table.
 unset DSM_STATS
-exec "$dsmrun" -n 2 "$microbench" "$@"
+"$dsmrun" -n 2 "$microbench" "$@"
+# The barrier has its own line: microbench is a 2-node program.
+"$dsmrun" -n 4 "$barrierbench"
