@@ -188,7 +188,7 @@ run_job() {
 multinode_progs=(
 	"t_counter 3 200" "t_flag 64 6" "t_falseshare 4 5" "t_jacobi 66 130 20"
 	"t_threads 3 4 3" "t_alloc" "t_api" "t_syscalls 3" "t_vclock 5"
-	"t_visibility" "t_multiwriter 6 10" "t_sweep 64 3" "t_lockvc 60"
+	"t_visibility" "t_multiwriter 6 10" "t_sweep 64 3" "t_lockvc 60" "t_waiter 100"
 )
 multinode_targets() {
 	local p
@@ -250,7 +250,9 @@ run_asan() {
 }
 
 # ThreadSanitizer: the programs whose nodes run several application threads
-# (t_counter, t_threads: every thread faults, locks and synchronizes), plus
+# (t_counter, t_threads: every thread faults, locks and synchronizes; and
+# t_waiter, whose lock grants and barrier releases the waiting application
+# thread delivers while the service thread delivers the rest), plus
 # the fault backends' and the transports' own suites, whose service and
 # handler threads race with the caller by design.  Under both fault
 # backends: userfaultfd resolves faults in the runtime's handler thread
@@ -268,7 +270,7 @@ run_tsan() {
 		'-fsanitize=thread' || return
 	build "$dir" libdsm.la tools/dsmrun/dsmrun tests/unit/check_fault tests/unit/check_uffd \
 		tests/conformance/check_transports \
-		tests/multinode/t_counter tests/multinode/t_threads || return
+		tests/multinode/t_counter tests/multinode/t_threads tests/multinode/t_waiter || return
 
 	export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:detect_deadlocks=0"
 	export CK_TIMEOUT_MULTIPLIER=4
@@ -283,7 +285,7 @@ run_tsan() {
 	fi
 	for be in $backends; do
 		for m in sequential release weak; do
-			for p in "t_counter 3 100" "t_threads 3 4 3"; do
+			for p in "t_counter 3 100" "t_threads 3 4 3" "t_waiter 100"; do
 				# shellcheck disable=SC2086  # p is "PROG ARGS..."
 				run_job "$dir" "tsan $m $be" 2 "DSM_CONSISTENCY=$m DSM_FAULT_BACKEND=$be" $p
 			done
