@@ -63,6 +63,7 @@
 #define RX_HOMEQ	8u	/* the page's manager was asked for its home */
 #define RX_WRITTEN	16u	/* at the home: written at least once (else zero everywhere) */
 #define RX_SHARED	32u	/* at the home: fetched by a node since the last release */
+#define RX_HAD		64u	/* a copy arrived here once (fetched_in says when) */
 
 struct rx_batch {
 	char *buf;		/* {u32 page, u32 len, diff} entries for one home */
@@ -304,8 +305,6 @@ void dsm_rx_drop_all(struct dsm_rt *rt)
 	struct relaxed *rx = rx_of(rt);
 	size_t i, page;
 
-	__atomic_add_fetch(&rx->epoch, 1, __ATOMIC_RELAXED);
-
 	pthread_mutex_lock(&rx->lock);
 	i = rx->ncached;
 	pthread_mutex_unlock(&rx->lock);
@@ -537,6 +536,7 @@ static void fetch_locked(struct dsm_rt *rt, int home, size_t page, size_t npages
 /* The longest run one fetch asks for: RUN_MAX pages, and one message. */
 #define RUN_MAX 8
 #define EVIDENCE_EPOCHS 1	/* how many acquires old sweep evidence may be */
+#define HISTORY_EPOCHS 2	/* how many acquires ago a lost copy still counts as read lately */
 static size_t run_max(const struct relaxed *rx)
 {
 	size_t n = rx->max_batch / rx->ps;
@@ -584,13 +584,59 @@ static bool missing_with_home(struct dsm_rt *rt, size_t q, int home)
 	       !__atomic_load_n(&rt->dir.local[q].want, __ATOMIC_RELAXED);
 }
 
+/*
+ * History: a copy this node had in one of the last HISTORY_EPOCHS epochs and lost
+ * since (an acquire found it stale; weak consistency drops every copy) was
+ * read lately, and an iterative program reads it again after the
+ * synchronization: jacobi's and sor's boundary rows, every iteration.  So
+ * when the page faulting now is such a page, the pages after it that are
+ * too join its fetch, up to run_max(): the rows come back in one message
+ * instead of a sweep's 1, 1, 2, ... .  A hint: no locks.
+ */
+static bool had_lately(struct dsm_rt *rt, size_t q)
+{
+	struct relaxed *rx = rx_of(rt);
+	uint8_t age = (uint8_t)(__atomic_load_n(&rx->epoch, __ATOMIC_RELAXED) -
+				__atomic_load_n(&rx->fetched_in[q], __ATOMIC_RELAXED));
+
+	return (__atomic_load_n(&rt->dir.local[q].flags, __ATOMIC_RELAXED) & RX_HAD) &&
+	       age >= 1 && age <= HISTORY_EPOCHS;
+}
+
+static bool lost_lately(struct dsm_rt *rt, size_t q, int home)
+{
+	return had_lately(rt, q) && missing_with_home(rt, q, home);
+}
+
+/* The faulting page is wanted already: only its past is asked. */
+static size_t history_run(struct dsm_rt *rt, size_t page, size_t cap, int home)
+{
+	size_t n = 1;
+
+	struct relaxed *rx = rx_of(rt);
+	uint8_t when = __atomic_load_n(&rx->fetched_in[page], __ATOMIC_RELAXED);
+
+	if (!had_lately(rt, page))
+		return 0;
+	/* Only pages that came in the same epoch as page: read with it. */
+	while (n < cap && page + n < rt->dir.npages && lost_lately(rt, page + n, home) &&
+	       __atomic_load_n(&rx->fetched_in[page + n], __ATOMIC_RELAXED) == when)
+		n++;
+	return n;
+}
+
 static size_t plan_run_locked(struct dsm_rt *rt, int home, size_t page, size_t *stride)
 {
 	struct relaxed *rx = rx_of(rt);
-	size_t n = 1, max;
+	size_t n = 1, max, again;
 
 	max = sweep_evidence(rt, page, run_max(rx), cached_with_home, missing_with_home, home,
 			     stride);
+	again = history_run(rt, page, run_max(rx), home);
+	if (again > max) {
+		max = again;
+		*stride = 1;
+	}
 	while (n < max && page + n * *stride < rt->dir.npages) {
 		size_t q = page + n * *stride;
 		struct dsm_page_local *pq = &rt->dir.local[q];
@@ -728,9 +774,14 @@ void dsm_rx_publish(struct dsm_rt *rt, const uint32_t **written, size_t *count)
 	*count = n;
 }
 
-void dsm_rx_invalidate(struct dsm_rt *rt, const struct dsm_notice *unseen, size_t n)
+/* An acquire begins: copies fetched before it are one epoch older. */
+void dsm_rx_next_epoch(struct dsm_rt *rt)
 {
 	__atomic_add_fetch(&rx_of(rt)->epoch, 1, __ATOMIC_RELAXED);
+}
+
+void dsm_rx_invalidate(struct dsm_rt *rt, const struct dsm_notice *unseen, size_t n)
+{
 	for (size_t i = 0; i < n; i++)
 		invalidate_page(rt, unseen[i].page);
 }
@@ -1034,6 +1085,7 @@ void dsm_rx_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 			__atomic_store_n(&rx->fetched_in[q],
 					 (uint8_t)__atomic_load_n(&rx->epoch, __ATOMIC_RELAXED),
 					 __ATOMIC_RELAXED);
+			pl->flags |= RX_HAD;
 			set_prot_locked(rt, q, DSM_PROT_READ);
 			__atomic_store_n(&pl->want, 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&pl->seq, pl->seq + 1, __ATOMIC_RELEASE);

@@ -25,6 +25,7 @@ void dsm_rx_publish(struct dsm_rt *rt, const uint32_t **written, size_t *n);
 void dsm_rx_invalidate(struct dsm_rt *rt, const struct dsm_notice *unseen, size_t n);
 /* iv.op held: take away every cached copy. */
 void dsm_rx_drop_all(struct dsm_rt *rt);
+void dsm_rx_next_epoch(struct dsm_rt *rt);
 /* The forget op (protocol.h); takes iv.op. */
 void dsm_rx_forget(struct dsm_rt *rt, size_t first, size_t npages);
 /* The allocated op (protocol.h): an allocation's edges, for claim-ahead. */

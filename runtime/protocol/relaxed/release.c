@@ -18,6 +18,7 @@ static int release_init(struct dsm_rt *rt)
 static void release_acquire(struct dsm_rt *rt, const struct dsm_notice *unseen, size_t n,
 			    bool all)
 {
+	dsm_rx_next_epoch(rt);
 	if (all)
 		dsm_rx_drop_all(rt);
 	else

@@ -21,6 +21,7 @@ static void weak_acquire(struct dsm_rt *rt, const struct dsm_notice *unseen, siz
 	(void)unseen;
 	(void)n;
 	(void)all;
+	dsm_rx_next_epoch(rt);
 	dsm_rx_drop_all(rt);
 }
 
