@@ -3,7 +3,8 @@
 # check_numa2.sh - NUMA behaviour that needs two domains, checked with
 # move_pages(2)'s query mode (t_numa.c): first-touch and interleave
 # placement, a page migrated to the one domain that uses it, a read-only
-# replica on each domain's node, a page two domains fight over frozen;
+# replica on each domain's node, a page two domains fight over frozen, a
+# page another domain takes over for stretches followed at once, unfrozen;
 # numabench's serial and parallel initializations under first-touch.
 # Skips (exit 77) on a machine with one NUMA domain; runs for real in the
 # guest of ../shared/tools/vm (scripts/guest-tests.sh).  Prints PASS:/FAIL:
@@ -49,6 +50,7 @@ case_ first-touch DSM_NUMA=first-touch DSM_BIND=numa -- -n 1 "$prog" first-touch
 case_ interleave DSM_NUMA=interleave -- -n 1 "$prog" interleave 32
 case_ migrate DSM_NUMA=migrate DSM_BIND=numa DSM_STATS=1 -- -n 1 "$prog" migrate
 case_ freeze DSM_NUMA=migrate DSM_BIND=numa DSM_STATS=1 -- -n 1 "$prog" freeze
+case_ takeover DSM_NUMA=migrate DSM_BIND=numa DSM_STATS=1 -- -n 1 "$prog" takeover
 case_ replicate DSM_NUMA=migrate DSM_STATS=1 -- -n 2 --bind numa "$prog" replicate
 
 # benchmarks/numabench's initializations under first-touch: serial (the
