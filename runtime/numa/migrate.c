@@ -293,6 +293,31 @@ static void count(uint64_t *c)
 	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
 }
 
+int dsm_numa_target(const struct dsm_numa *n, const struct dsm_numa_page *pg, int loc)
+{
+	int best;
+	uint32_t total = total_hits(pg, n->topo.ndomains, &best);
+
+	if (best < 0 || total < n->min_accesses)
+		return -1;		/* cannot have paid for a move yet */
+	/* Recency: DSM_NUMA_STREAK looks in a row saw one other domain use
+	 * it, and not the one holding it: that domain took it over, however
+	 * long its old domain used it before. */
+	if (pg->streak >= DSM_NUMA_STREAK && pg->streak_dom1 &&
+	    __atomic_load_n(&pg->hits[pg->streak_dom1 - 1], __ATOMIC_RELAXED) >= n->min_accesses)
+		best = pg->streak_dom1 - 1;
+	/* Dominance: otherwise a page several domains share stays put. */
+	else if ((uint64_t)__atomic_load_n(&pg->hits[best], __ATOMIC_RELAXED) * 4 <
+		 (uint64_t)total * 3)
+		return -1;
+	if (best == loc)
+		return -1;
+	/* Cost: the uses from elsewhere must pay for the move. */
+	if (loc >= 0 && total - __atomic_load_n(&pg->hits[loc], __ATOMIC_RELAXED) < n->min_accesses)
+		return -1;
+	return best;
+}
+
 /* Decide for one page used since the last look: the domain to migrate it
  * to, or -1 (a replica is placed here and now).  *loc_p: where it is.
  * Scanner thread. */
@@ -301,9 +326,9 @@ static int decide(struct dsm_numa *n, size_t page, int *loc_p)
 	struct dsm_rt *rt = n->rt;
 	struct dsm_numa_page *pg = &n->pages[page];
 	int nd = n->topo.ndomains, best, loc;
-	uint32_t total = total_hits(pg, nd, &best), reads, writes, elsewhere;
+	uint32_t reads, writes;
 
-	if (best < 0)
+	if (total_hits(pg, nd, &best) == 0 || best < 0)
 		return -1;
 	reads = __atomic_load_n(&pg->reads, __ATOMIC_RELAXED);
 	writes = __atomic_load_n(&pg->writes, __ATOMIC_RELAXED);
@@ -328,33 +353,16 @@ static int decide(struct dsm_numa *n, size_t page, int *loc_p)
 			  n->topo.dom[best].os_index);
 		return -1;
 	}
-	if (total < n->min_accesses)
-		return -1;		/* cannot have paid for a move yet */
-	/* Recency: DSM_NUMA_STREAK looks in a row saw one other domain use
-	 * it, and not the one holding it: that domain took it over, however
-	 * long its old domain used it before. */
-	if (pg->streak >= DSM_NUMA_STREAK &&
-	    __atomic_load_n(&pg->hits[pg->streak_dom1 - 1], __ATOMIC_RELAXED) >= n->min_accesses)
-		best = pg->streak_dom1 - 1;
-	/* Dominance: otherwise a page several domains share stays put. */
-	else if ((uint64_t)__atomic_load_n(&pg->hits[best], __ATOMIC_RELAXED) * 4 <
-		 (uint64_t)total * 3)
-		return -1;
-	if (pg->loc1 == best + 1)
-		return -1;		/* there when last seen: frames stay put unless we move them */
-	/* Cost: the uses from elsewhere than where it was last seen must pay
-	 * for the move; only then ask the kernel where it is (a syscall). */
-	loc = pg->loc1 - 1;
-	if (loc >= 0 && total - __atomic_load_n(&pg->hits[loc], __ATOMIC_RELAXED) < n->min_accesses)
+	/* Where it was last seen; then, if the evidence says move, where it
+	 * is (a syscall): frames stay put unless we move them. */
+	if (dsm_numa_target(n, pg, pg->loc1 - 1) < 0)
 		return -1;
 	loc = dsm_numa_page_domain(n, page);
 	if (loc < 0)
 		return -1;
 	pg->loc1 = (uint8_t)(loc + 1);
-	if (loc == best)
-		return -1;
-	elsewhere = total - __atomic_load_n(&pg->hits[loc], __ATOMIC_RELAXED);
-	if (elsewhere < n->min_accesses)
+	best = dsm_numa_target(n, pg, loc);
+	if (best < 0)
 		return -1;
 	*loc_p = loc;
 	return best;
@@ -408,25 +416,8 @@ static size_t next_touched(const struct dsm_numa *n, size_t page)
 	return page < n->npages ? page : n->npages;
 }
 
-/*
- * A look at a page's uses since the last one (seen: a bit per domain).
- * A use from a domain other than the one holding the page may be the
- * start of a move: sample it every period again, unless it has shown
- * remote uses for DSM_NUMA_PROBATION looks without moving (shared).
- */
-static void look(struct dsm_numa *n, size_t page, uint16_t seen)
+void dsm_numa_look(const struct dsm_numa *n, struct dsm_numa_page *pg, int loc, uint16_t seen)
 {
-	struct dsm_numa_page *pg = &n->pages[page];
-	int loc = pg->loc1 - 1;
-
-	if (!seen)
-		return;
-	if (loc < 0) {
-		loc = dsm_numa_page_domain(n, page);
-		if (loc < 0)
-			return;
-		pg->loc1 = (uint8_t)(loc + 1);
-	}
 	if ((seen & ~(1u << loc)) && pg->remote_looks < DSM_NUMA_PROBATION) {
 		pg->remote_looks++;
 		pg->ilog = 0;
@@ -445,6 +436,31 @@ static void look(struct dsm_numa *n, size_t page, uint16_t seen)
 		if (pg->streak < 255)
 			pg->streak++;
 	}
+}
+
+/* dsm_numa_look() for page, once it is known where it is. */
+static void look(struct dsm_numa *n, size_t page, uint16_t seen)
+{
+	struct dsm_numa_page *pg = &n->pages[page];
+	int loc = pg->loc1 - 1;
+
+	if (!seen)
+		return;
+	if (loc < 0) {
+		loc = dsm_numa_page_domain(n, page);
+		if (loc < 0)
+			return;
+		pg->loc1 = (uint8_t)(loc + 1);
+	}
+	dsm_numa_look(n, pg, loc, seen);
+}
+
+void dsm_numa_age(const struct dsm_numa *n, struct dsm_numa_page *pg)
+{
+	int best;
+
+	if (total_hits(pg, n->topo.ndomains, &best) >= evidence_window(n))
+		halve_hits(pg);
 }
 
 /*
@@ -493,7 +509,6 @@ static void scan_evidence(struct dsm_numa *n)
 	static size_t cand[DSM_NUMA_MAX_CANDIDATES];
 	static int from[DSM_NUMA_MAX_CANDIDATES], dest[DSM_NUMA_MAX_CANDIDATES];
 	static int res[DSM_NUMA_MAX_CANDIDATES];
-	uint32_t window = evidence_window(n);
 	size_t ncand = 0, nmove = 0;
 
 	for (size_t page = next_touched(n, 0); page < n->npages; page = next_touched(n, page + 1)) {
@@ -516,8 +531,7 @@ static void scan_evidence(struct dsm_numa *n)
 			dsm_debug("NUMA: page %zu: thawed", page);
 		}
 		seen = __atomic_exchange_n(&pg->seen, 0, __ATOMIC_RELAXED);
-		if (total_hits(pg, n->topo.ndomains, &best) >= window)
-			halve_hits(pg);
+		dsm_numa_age(n, pg);
 		if (!(pg->flags & DSM_NUMA_PG_REPLICA))
 			look(n, page, seen);
 		if (seen && ncand < DSM_NUMA_MAX_CANDIDATES &&

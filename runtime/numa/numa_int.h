@@ -101,6 +101,17 @@ struct dsm_numa_page {
 #define DSM_NUMA_PG_FROZEN	0x1	/* migrated too often: stays put until frozen_until */
 #define DSM_NUMA_PG_REPLICA	0x2	/* this node's read-only protocol copy, placed and counted */
 
+/* The rules, apart from the scanner and the kernel (the unit tests call
+ * them).  target: the domain the evidence says a page on domain loc (-1:
+ * not known) should move to, or -1 (cost, recency, dominance).  look:
+ * take in a look at the page's uses since the last one (seen: a bit per
+ * domain), the page being on domain loc: its sampling interval and its
+ * run of looks.  age: halve its counts once they fill the evidence
+ * window.  Scanner thread. */
+int dsm_numa_target(const struct dsm_numa *n, const struct dsm_numa_page *pg, int loc);
+void dsm_numa_look(const struct dsm_numa *n, struct dsm_numa_page *pg, int loc, uint16_t seen);
+void dsm_numa_age(const struct dsm_numa *n, struct dsm_numa_page *pg);
+
 int dsm_numa_scanner_start(struct dsm_numa *n);
 void dsm_numa_scanner_stop(struct dsm_numa *n);
 /* Fault path: see dsm_numa_fault. */
