@@ -298,11 +298,12 @@ static void run_migrate(int rounds)
 }
 
 /*
- * Recency: the old evidence of a long use must not hold a page back once
- * another domain took it over, and stretches longer than half the freeze
- * window (640 ms at the default period) are followed, not frozen.  With
- * counts that halve only every 64 or more periods, the first move took
- * over 1.3 s here, and the swap benchmark's pages never moved.
+ * A page another domain takes over, after a long use by its first one,
+ * follows it within 1.2 s; and stretches longer than half the freeze
+ * window (640 ms at the default period) are followed, not frozen (the
+ * old window, 4 (min_accesses + 16) scan periods, lasted 2 to 12 s in the
+ * guest, long enough to hold 3 moves 1.2 s apart).  The evidence rules
+ * themselves are unit tests (check_numa_unit's "rules").
  */
 static void run_takeover(void)
 {
