@@ -5,28 +5,33 @@
  * and getcpu) only.
  *
  *   DSM_BIND=numa DSM_NUMA=POLICY dsmrun -n 1 benchmarks/numabench own|swap
- *       [-p PAGES] [-f PHASES] [-t SECONDS]
+ *       [-i serial|parallel] [-p PAGES] [-f PHASES] [-t SECONDS]
  *
- * The node's main thread (application thread 0, bound to the first
- * domain) initializes a shared array of PAGES pages (256), as a serial
- * program does.  Then two threads, numbered 0 and 1 (dsm_bind_thread: one
- * per domain), run PHASES phases (6) of SECONDS seconds (1.5) each,
- * separated by a barrier of the node's threads.  In a phase a thread
- * sweeps its half of the array again and again (a load and a store of
- * every 8-byte word).  own: thread k always works on half k.  swap: the
- * halves swap every phase (thread k on half k in even phases, on the
- * other half in odd ones).
+ * The node shares an array of PAGES pages (256) between two threads,
+ * numbered 0 and 1 (dsm_bind_thread: one per domain).  -i serial (the
+ * default): the node's main thread (application thread 0, bound to the
+ * first domain) initializes the whole array, as a serial program does, so
+ * first-touch places it all on the first domain.  -i parallel: each thread
+ * initializes the half it works on first, so first-touch places each half
+ * on its thread's domain.  Then the two threads run PHASES phases (6) of
+ * SECONDS seconds (1.5) each, separated by a barrier of the node's
+ * threads.  In a phase a thread sweeps its half of the array again and
+ * again (a load and a store of every 8-byte word).  own: thread k always
+ * works on half k.  swap: the halves swap every phase (thread k on half k
+ * in even phases, on the other half in odd ones).
  *
- * Remote accesses are counted from where the pages are: at the start and
- * at the end of every phase each thread asks move_pages(2) (query mode)
- * where each page of its half for that phase lies; a page on another
- * domain than the thread's is remote for it.  remote_pct is the share of
- * the thread-page-phase pairs whose page was remote, averaged over the
- * two queries (so a page that migrates during the phase counts half).
+ * Remote accesses are counted from where the pages are: at the start of
+ * every phase, every 0.1 s of it and at its end, each thread asks
+ * move_pages(2) (query mode) where each page of its half for that phase
+ * lies; a page on another domain than the thread's is remote for it.
+ * remote_pct is the share of those thread-page queries that found the
+ * page remote: about the share of the working time a page was remote, so
+ * a page that follows its user soon after a swap counts little.
  *
  * Output (one line):
- *   DSM_NUMA_BENCH variant=V policy=P pages=N phases=F seconds=S sweeps=W
- *     ns_per_page=T remote_pct=R migrations=M replications=R2 freezes=Z
+ *   DSM_NUMA_BENCH variant=V init=I policy=P pages=N phases=F seconds=S
+ *     sweeps=W ns_per_page=T remote_pct=R migrations=M replications=R2
+ *     freezes=Z domains=D0,D1
  * ns_per_page is the threads' working time per page swept (the queries
  * are not timed).  Under an emulator (the guest of ../shared/tools/vm)
  * remote memory costs what local memory costs, so there the remote counts
@@ -46,7 +51,9 @@
 
 #include "benchmarks/bench_common.h"
 
-static int variant_swap;
+#define QUERY_EVERY_S 0.1	/* where the pages are: asked this often */
+
+static int variant_swap, init_parallel;
 static size_t npages = 256, half;
 static int phases = 6;
 static double phase_s = 1.5;
@@ -58,8 +65,8 @@ struct worker {
 	int node;		/* the domain it runs on */
 	uint64_t sweeps;	/* pages swept */
 	double work_s;		/* time sweeping */
-	uint64_t remote2;	/* remote pages, counted at start and end of each phase */
-	uint64_t counted2;	/* pages counted likewise */
+	uint64_t remote;	/* remote pages found by the queries */
+	uint64_t counted;	/* pages the queries asked about */
 };
 
 static int my_node(void)
@@ -93,6 +100,29 @@ static uint64_t remote_pages(char *first, size_t n, int node)
 	return remote;
 }
 
+/* One query of where the pages of the half are, added to w's counts;
+ * returns the time it took, which is not working time. */
+static double query(struct worker *w, char *mine)
+{
+	double t0 = bench_now();
+
+	w->remote += remote_pages(mine, half, w->node);
+	w->counted += half;
+	return bench_now() - t0;
+}
+
+static void sweep(char *mine)
+{
+	size_t ps = dsm_page_size();
+
+	for (size_t i = 0; i < half; i++) {
+		volatile uint64_t *p = (volatile uint64_t *)(mine + i * ps);
+
+		for (size_t k = 0; k < ps / sizeof(uint64_t); k++)
+			p[k] += 1;
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -100,34 +130,40 @@ static void *worker_main(void *arg)
 
 	dsm_bind_thread(w->index);
 	w->node = my_node();
+	if (init_parallel)
+		memset(array + (size_t)w->index * half * ps, 1, half * ps);
 	for (int ph = 0; ph < phases; ph++) {
 		int h = variant_swap && (ph % 2) ? !w->index : w->index;
 		char *mine = array + (size_t)h * half * ps;
-		double t0, end;
+		double t0, end, next_query, untimed;
 
 		pthread_barrier_wait(&bar);
-		w->remote2 += remote_pages(mine, half, w->node);
+		query(w, mine);
 		t0 = bench_now();
 		end = t0 + phase_s;
+		next_query = t0 + QUERY_EVERY_S;
+		untimed = 0;
 		do {
-			for (size_t i = 0; i < half; i++) {
-				volatile uint64_t *p = (volatile uint64_t *)(mine + i * ps);
-
-				for (size_t k = 0; k < ps / sizeof(uint64_t); k++)
-					p[k] += 1;
-			}
+			sweep(mine);
 			w->sweeps += half;
+			if (bench_now() >= next_query) {
+				double q = query(w, mine);
+
+				untimed += q;
+				end += q;
+				next_query = bench_now() + QUERY_EVERY_S;
+			}
 		} while (bench_now() < end);
-		w->work_s += bench_now() - t0;
-		w->remote2 += remote_pages(mine, half, w->node);
-		w->counted2 += 2 * half;
+		w->work_s += bench_now() - t0 - untimed;
+		query(w, mine);
 	}
 	return NULL;
 }
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: numabench own|swap [-p PAGES] [-f PHASES] [-t SECONDS]\n");
+	fprintf(stderr, "usage: numabench own|swap [-i serial|parallel] [-p PAGES] [-f PHASES] "
+		"[-t SECONDS]\n");
 	exit(2);
 }
 
@@ -137,7 +173,7 @@ int main(int argc, char **argv)
 	struct dsm_stats s;
 	pthread_t t[2];
 	const char *policy = getenv("DSM_NUMA") ? getenv("DSM_NUMA") : "off";
-	uint64_t sweeps = 0, remote2 = 0, counted2 = 0;
+	uint64_t sweeps = 0, remote = 0, counted = 0;
 	double work = 0;
 	long v;
 	int opt;
@@ -148,8 +184,13 @@ int main(int argc, char **argv)
 		usage();
 	variant_swap = !strcmp(argv[1], "swap");
 	optind = 2;
-	while ((opt = getopt(argc, argv, "p:f:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "i:p:f:t:")) != -1) {
 		switch (opt) {
+		case 'i':
+			if (strcmp(optarg, "serial") && strcmp(optarg, "parallel"))
+				usage();
+			init_parallel = !strcmp(optarg, "parallel");
+			break;
 		case 'p':
 			if (bench_parse_long(optarg, 2, 1 << 20, &v) < 0)
 				usage();
@@ -174,8 +215,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "numabench: out of shared heap for %zu pages\n", npages);
 		return 1;
 	}
-	/* A serial initialization, by the main thread (application thread 0). */
-	memset(array, 1, npages * dsm_page_size());
+	/* -i serial: by the main thread (application thread 0); -i parallel:
+	 * each worker its own half, before its first phase. */
+	if (!init_parallel)
+		memset(array, 1, npages * dsm_page_size());
 	pthread_barrier_init(&bar, NULL, 2);
 	for (int k = 0; k < 2; k++) {
 		w[k] = (struct worker){ .index = k };
@@ -185,16 +228,16 @@ int main(int argc, char **argv)
 		pthread_join(t[k], NULL);
 		sweeps += w[k].sweeps;
 		work += w[k].work_s;
-		remote2 += w[k].remote2;
-		counted2 += w[k].counted2;
+		remote += w[k].remote;
+		counted += w[k].counted;
 	}
 	dsm_get_stats(&s);
-	printf("DSM_NUMA_BENCH variant=%s policy=%s pages=%zu phases=%d seconds=%.2f sweeps=%llu "
+	printf("DSM_NUMA_BENCH variant=%s init=%s policy=%s pages=%zu phases=%d seconds=%.2f sweeps=%llu "
 	       "ns_per_page=%.1f remote_pct=%.1f migrations=%llu replications=%llu freezes=%llu "
 	       "domains=%d,%d\n",
-	       argv[1], policy, npages, phases, work / 2, (unsigned long long)sweeps,
+	       argv[1], init_parallel ? "parallel" : "serial", policy, npages, phases, work / 2, (unsigned long long)sweeps,
 	       work * 1e9 / (double)(sweeps ? sweeps : 1),
-	       100.0 * (double)remote2 / (double)(counted2 ? counted2 : 1),
+	       100.0 * (double)remote / (double)(counted ? counted : 1),
 	       (unsigned long long)s.numa_migrations, (unsigned long long)s.numa_replications,
 	       (unsigned long long)s.numa_freezes, w[0].node, w[1].node);
 	fflush(stdout);

@@ -95,11 +95,14 @@ static int migrate_setup(struct dsm_numa *n)
 	n->period_ns = (uint64_t)rt->cfg.numa_period_ms * 1000000ull;
 	n->sample = rt->cfg.numa_sample;
 	dsm_numa_measure_costs(n);
+	/* A sample stands for at most a quarter of a move's worth of uses:
+	 * no page moves on fewer than 4 samples (migrate.c). */
+	n->max_weight = n->min_accesses / 4 ? n->min_accesses / 4 : 1;
 	dsm_info("DSM_NUMA=migrate: a page move costs %llu ns, a remote use %llu ns more: "
-		 "a page moves after %u uses from elsewhere; scanning every %u ms, %u pages "
-		 "sampled per scan",
+		 "a page moves after %u uses from elsewhere (a sample counts 1 to %u); scanning "
+		 "every %u ms, at most %u pages sampled per scan",
 		 (unsigned long long)n->move_cost_ns, (unsigned long long)n->access_penalty_ns,
-		 n->min_accesses, rt->cfg.numa_period_ms, n->sample);
+		 n->min_accesses, n->max_weight, rt->cfg.numa_period_ms, n->sample);
 	return dsm_numa_scanner_start(n);
 }
 

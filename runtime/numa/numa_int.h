@@ -57,6 +57,10 @@ int dsm_numa_place_heap(struct dsm_numa *n);
 int dsm_numa_page_domain(struct dsm_numa *n, size_t page);
 /* Move page's frames to domain dom.  0 or a negative errno. */
 int dsm_numa_move_page(struct dsm_numa *n, size_t page, int dom);
+/* Move count pages, pages[i] to domain doms[i], in one batch; res[i]: 0
+ * or a negative errno. */
+void dsm_numa_move_pages(struct dsm_numa *n, const size_t *pages, const int *doms, int *res,
+			 size_t count);
 /* Time a page move between two domains and a remote page's extra cost;
  * sets move_cost_ns, access_penalty_ns, min_accesses. */
 void dsm_numa_measure_costs(struct dsm_numa *n);
@@ -70,21 +74,43 @@ int dsm_numa_bind_setup(struct dsm_numa *n);
 /* One page's evidence, written by faulting threads (relaxed atomics)
  * and read by the scanner. */
 struct dsm_numa_page {
-	uint16_t hits[DSM_NUMA_MAX_DOMAINS];	/* accesses seen per domain, halved every window */
+	uint16_t hits[DSM_NUMA_MAX_DOMAINS];	/* estimated uses per domain, halved whenever
+						 * they add up to the evidence window */
 	uint16_t reads;			/* of them, reads ... */
 	uint16_t writes;		/* ... and writes */
+	uint16_t seen;			/* bit per domain that used the page since the
+					 * scanner last looked (faulting threads set, the
+					 * scanner takes) */
 	uint8_t sampled;		/* 1: the scanner closed the page's view to sample it;
 					 * cleared by the first fault (under the page's lock) */
 	uint8_t flags;			/* DSM_NUMA_PG_*: scanner only */
 	uint8_t moves;			/* migrations since window_start: scanner only */
 	uint8_t loc1;			/* domain + 1 its frame was last seen on, 0: not
 					 * known: scanner only, saves a query per period */
-	uint32_t window_start;		/* scan period the freeze window began */
-	uint32_t frozen_until;		/* FROZEN: the period it thaws */
+	uint8_t ilog;			/* log2 of the sampling interval, in periods: scanner only */
+	uint8_t remote_looks;		/* looks that saw a remote use since the last move */
+	uint8_t streak;			/* looks in a row that saw streak_dom1 - 1 only, */
+	uint8_t streak_dom1;		/* a domain other than the page's: scanner only */
+	uint32_t next_sample;		/* when the page is next closed (ms, wraps): scanner only */
+	uint32_t closed_us;		/* when it was last closed (µs, wraps): the fault
+					 * path's use-rate estimate */
+	uint32_t window_start;		/* when the freeze window began (ms, wraps) */
+	uint32_t frozen_until;		/* FROZEN: when it thaws (ms, wraps) */
 };
 
 #define DSM_NUMA_PG_FROZEN	0x1	/* migrated too often: stays put until frozen_until */
 #define DSM_NUMA_PG_REPLICA	0x2	/* this node's read-only protocol copy, placed and counted */
+
+/* The rules, apart from the scanner and the kernel (the unit tests call
+ * them).  target: the domain the evidence says a page on domain loc (-1:
+ * not known) should move to, or -1 (cost, recency, dominance).  look:
+ * take in a look at the page's uses since the last one (seen: a bit per
+ * domain), the page being on domain loc: its sampling interval and its
+ * run of looks.  age: halve its counts once they fill the evidence
+ * window.  Scanner thread. */
+int dsm_numa_target(const struct dsm_numa *n, const struct dsm_numa_page *pg, int loc);
+void dsm_numa_look(const struct dsm_numa *n, struct dsm_numa_page *pg, int loc, uint16_t seen);
+void dsm_numa_age(const struct dsm_numa *n, struct dsm_numa_page *pg);
 
 int dsm_numa_scanner_start(struct dsm_numa *n);
 void dsm_numa_scanner_stop(struct dsm_numa *n);
@@ -121,8 +147,10 @@ struct dsm_numa {
 	uint64_t *touched;		/* bit per page that ever faulted here */
 	size_t npages;
 	uint64_t period_ns;		/* DSM_NUMA_PERIOD_MS */
-	uint32_t sample;		/* DSM_NUMA_SAMPLE: pages closed per period */
+	uint32_t sample;		/* DSM_NUMA_SAMPLE: pages closed per period, at most */
+	uint32_t max_weight;		/* most uses one sample may stand for */
 	uint32_t epoch;			/* scan periods so far */
+	uint32_t now_ms;		/* when this scan began (ms, wraps) */
 	size_t cursor;			/* next page to sample */
 	pthread_t scanner;
 	bool scanner_running;

@@ -162,6 +162,54 @@ int dsm_numa_move_page(struct dsm_numa *n, size_t page, int dom)
 	return ret;
 }
 
+/*
+ * Move count pages, pages[i] to domain doms[i]: res[i] is 0 or a negative
+ * errno.  As dsm_numa_move_page(), with one madvise(2) per run of
+ * consecutive pages and one move_pages(2) call for all of them, so that
+ * the kernel's TLB shootdowns and the syscalls are shared: under an
+ * emulator, or on a busy machine, each costs milliseconds.  A page the
+ * batch did not move (closed in the application's view, or mapped twice
+ * again meanwhile) is retried alone.  Scanner thread.
+ */
+void dsm_numa_move_pages(struct dsm_numa *n, const size_t *pages, const int *doms, int *res,
+			 size_t count)
+{
+	struct dsm_heap *h = &n->rt->heap;
+	size_t k = 0, nk = count * n->sub_pages;
+	void **addr = malloc(nk * sizeof(*addr));
+	int *nodes = malloc(nk * sizeof(*nodes)), *status = malloc(nk * sizeof(*status));
+
+	for (size_t i = 0, run = 0; i < count; i++) {
+		/* drop the runtime's view's mappings: see dsm_numa_move_page() */
+		if (i + 1 == count || pages[i + 1] != pages[i] + 1) {
+			madvise(dsm_heap_rt_page(h, pages[run]), (pages[i] - pages[run] + 1) * h->page_size,
+				MADV_DONTNEED);
+			run = i + 1;
+		}
+	}
+	if (addr && nodes && status) {
+		for (size_t i = 0; i < count; i++)
+			for (size_t sub = 0; sub < n->sub_pages; sub++, k++) {
+				addr[k] = dsm_heap_app_page(h, pages[i]) + sub * n->kpage;
+				nodes[k] = (int)n->topo.dom[doms[i]].os_index;
+				status[k] = -EAGAIN;
+			}
+		if (move_pages_sys(nk, addr, nodes, status, MPOL_MF_MOVE) < 0)
+			for (k = 0; k < nk; k++)
+				status[k] = -EAGAIN;
+	}
+	for (size_t i = 0; i < count; i++) {
+		bool moved = addr && nodes && status;
+
+		for (size_t sub = 0; moved && sub < n->sub_pages; sub++)
+			moved = status[i * n->sub_pages + sub] == nodes[i * n->sub_pages + sub];
+		res[i] = moved ? 0 : dsm_numa_move_page(n, pages[i], doms[i]);
+	}
+	free(addr);
+	free(nodes);
+	free(status);
+}
+
 /* Move buf's kernel pages to node; ns taken. */
 static uint64_t timed_move(struct dsm_numa *n, char *buf, size_t len, int node)
 {

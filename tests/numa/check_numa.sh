@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # check_numa.sh - NUMA behaviour that any machine can check, one domain or
 # more: DSM_BIND and DSM_NUMA values, the topology in DSM_LOG=info and in
-# the DSM_STATS JSON, dsmrun --bind numa|core, DSM_BIND's thread binding.
+# the DSM_STATS JSON, dsmrun --bind numa|core, DSM_BIND's thread binding,
+# benchmarks/numabench's options.
 # (check_numa2.sh has what needs two domains.)  Prints PASS:/FAIL: per case
 # and ends with "N passed, N failed".
 set -uo pipefail
@@ -123,6 +124,25 @@ if "$dsmrun" -n 1 --bind sideways "$prog" affinity >"$tmp/bad" 2>&1; then
 	fail "--bind sideways was accepted"
 else
 	pass "--bind sideways refused: $(head -1 "$tmp/bad")"
+fi
+
+# benchmarks/numabench: both initializations run (one domain: nothing is
+# remote); a bad -i is refused.
+bench=$build/benchmarks/numabench
+for init in serial parallel; do
+	if run bench$init DSM_BIND=numa DSM_NUMA=first-touch -- -n 1 "$bench" own -i $init \
+		-p 16 -f 2 -t 0.2 && grep -q "^DSM_NUMA_BENCH variant=own init=$init " "$tmp/bench$init"; then
+		pass "numabench own -i $init: $(grep -o 'ns_per_page=[^ ]* remote_pct=[^ ]*' "$tmp/bench$init")"
+	else
+		fail "numabench own -i $init: $(tail -2 "$tmp/bench$init")"
+	fi
+done
+if run benchbad -- -n 1 "$bench" own -i sideways; then
+	fail "numabench -i sideways was accepted"
+elif grep -q "usage: numabench" "$tmp/benchbad"; then
+	pass "numabench -i sideways refused with the usage"
+else
+	fail "numabench -i sideways refused without the usage: $(tail -1 "$tmp/benchbad")"
 fi
 
 echo "$passed passed, $failed failed"

@@ -3,7 +3,9 @@
 # check_numa2.sh - NUMA behaviour that needs two domains, checked with
 # move_pages(2)'s query mode (t_numa.c): first-touch and interleave
 # placement, a page migrated to the one domain that uses it, a read-only
-# replica on each domain's node, a page two domains fight over frozen.
+# replica on each domain's node, a page two domains fight over frozen, a
+# page another domain takes over for stretches followed at once, unfrozen;
+# numabench's serial and parallel initializations under first-touch.
 # Skips (exit 77) on a machine with one NUMA domain; runs for real in the
 # guest of ../shared/tools/vm (scripts/guest-tests.sh).  Prints PASS:/FAIL:
 # per case and ends with "N passed, N failed".
@@ -48,7 +50,30 @@ case_ first-touch DSM_NUMA=first-touch DSM_BIND=numa -- -n 1 "$prog" first-touch
 case_ interleave DSM_NUMA=interleave -- -n 1 "$prog" interleave 32
 case_ migrate DSM_NUMA=migrate DSM_BIND=numa DSM_STATS=1 -- -n 1 "$prog" migrate
 case_ freeze DSM_NUMA=migrate DSM_BIND=numa DSM_STATS=1 -- -n 1 "$prog" freeze
+case_ takeover DSM_NUMA=migrate DSM_BIND=numa DSM_STATS=1 -- -n 1 "$prog" takeover
 case_ replicate DSM_NUMA=migrate DSM_STATS=1 -- -n 2 --bind numa "$prog" replicate
+
+# benchmarks/numabench's initializations under first-touch: serial (the
+# main thread) puts the array on the first domain, so half of the pages
+# are remote for the thread on the second; parallel (each thread its own
+# half) leaves none remote.
+bench_() {
+	local init=$1 lo=$2 hi=$3 r
+	echo "--- numabench -i $init"
+	DSM_BIND=numa DSM_NUMA=first-touch DSM_HEAP_SIZE=16M "$dsmrun" --timeout 100 -n 1 \
+		"$build/benchmarks/numabench" own -i "$init" -p 32 -f 1 -t 0.3 >"$tmp/out" 2>&1
+	cat "$tmp/out"
+	r=$(sed -n 's/.* remote_pct=\([0-9.]*\).*/\1/p' "$tmp/out")
+	if [ -n "$r" ] && awk -v r="$r" -v lo="$lo" -v hi="$hi" 'BEGIN { exit !(r >= lo && r <= hi) }'; then
+		echo "PASS: numabench -i $init, first-touch: remote_pct $r, within [$lo, $hi]"
+		passed=$((passed + 1))
+	else
+		echo "FAIL: numabench -i $init, first-touch: remote_pct '$r', not within [$lo, $hi]"
+		failed=$((failed + 1))
+	fi
+}
+bench_ serial 40 60
+bench_ parallel 0 5
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

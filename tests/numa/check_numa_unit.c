@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit tests for runtime/numa: the variables it reads (DSM_NUMA, DSM_BIND,
- * DSM_NUMA_PERIOD_MS, DSM_NUMA_SAMPLE; runtime/base/config.c) and the
+ * DSM_NUMA_PERIOD_MS, DSM_NUMA_SAMPLE; runtime/base/config.c), the
  * topology hwloc gives on this machine, however many domains it has
- * (topology.c).  Rejections log one line on stderr each: expected output.
+ * (topology.c), and the migrate policy's rules on made-up evidence for
+ * two domains (migrate.c: dsm_numa_target, dsm_numa_look, dsm_numa_age).
+ * Rejections log one line on stderr each: expected output.
  */
 #include <check.h>
 #include <glob.h>
@@ -146,6 +148,138 @@ START_TEST(test_topology)
 }
 END_TEST
 
+/* ------------------------------------------------------------ rules */
+
+/* Two domains; a move pays after 40 uses from elsewhere, so the evidence
+ * window is 80. */
+static struct dsm_numa rules(void)
+{
+	struct dsm_numa n;
+
+	memset(&n, 0, sizeof(n));
+	n.topo.ndomains = 2;
+	n.min_accesses = 40;
+	n.max_weight = 10;
+	n.period_ns = 10000000;
+	n.now_ms = 1000;
+	return n;
+}
+
+/* A page nobody used yet. */
+static struct dsm_numa_page blank(void)
+{
+	struct dsm_numa_page pg;
+
+	memset(&pg, 0, sizeof(pg));
+	return pg;
+}
+
+/* One period: domain d used the page (w uses counted), the scanner ages
+ * the counts and looks; the page is on domain loc. */
+static void period(struct dsm_numa *n, struct dsm_numa_page *pg, int loc, int d, uint16_t w)
+{
+	pg->hits[d] += w;
+	dsm_numa_age(n, pg);
+	dsm_numa_look(n, pg, loc, (uint16_t)(1u << d));
+}
+
+START_TEST(test_age)
+{
+	struct dsm_numa n = rules();
+	struct dsm_numa_page pg = blank();
+
+	pg.hits[0] = 50;
+	pg.hits[1] = 29;
+	dsm_numa_age(&n, &pg);
+	ck_assert_uint_eq(pg.hits[0], 50);	/* 79: below the window */
+	pg.hits[1] = 30;
+	dsm_numa_age(&n, &pg);
+	ck_assert_uint_eq(pg.hits[0], 25);	/* 80: halved */
+	ck_assert_uint_eq(pg.hits[1], 15);
+}
+END_TEST
+
+/* Recency: a page its old domain used a lot (70 uses) goes to the domain
+ * that alone used it for 4 looks, once that domain's uses pay for the
+ * move, although the old uses still weigh more than 1/4. */
+START_TEST(test_takeover)
+{
+	struct dsm_numa n = rules();
+	struct dsm_numa_page pg = blank();
+
+	pg.hits[0] = 70;
+	for (int i = 1; i <= 3; i++) {
+		period(&n, &pg, 0, 1, 12);
+		ck_assert_int_eq(dsm_numa_target(&n, &pg, 0), -1);
+	}
+	period(&n, &pg, 0, 1, 12);
+	ck_assert_uint_lt(pg.hits[1] * 4u, (pg.hits[0] + pg.hits[1]) * 3u);	/* no 3/4 yet */
+	ck_assert_int_eq(dsm_numa_target(&n, &pg, 0), 1);
+	/* ... unless its own domain used it meanwhile */
+	dsm_numa_look(&n, &pg, 0, 1u << 0);
+	ck_assert_int_eq(dsm_numa_target(&n, &pg, 0), -1);
+}
+END_TEST
+
+/* Cost: never for fewer uses from elsewhere than a move costs. */
+START_TEST(test_cost)
+{
+	struct dsm_numa n = rules();
+	struct dsm_numa_page pg = blank();
+
+	for (int i = 0; i < 4; i++)
+		period(&n, &pg, 0, 1, 9);	/* 36 uses, 4 looks in a row */
+	ck_assert_int_eq(dsm_numa_target(&n, &pg, 0), -1);
+	period(&n, &pg, 0, 1, 4);
+	ck_assert_int_eq(dsm_numa_target(&n, &pg, 0), 1);
+	ck_assert_int_eq(dsm_numa_target(&n, &pg, 1), -1);	/* there already */
+	/* by dominance alone, without a run of looks */
+	pg = blank();
+	pg.hits[1] = 39;
+	ck_assert_int_eq(dsm_numa_target(&n, &pg, 0), -1);
+	pg.hits[1] = 40;
+	ck_assert_int_eq(dsm_numa_target(&n, &pg, 0), 1);
+	ck_assert_int_eq(dsm_numa_target(&n, &pg, -1), 1);	/* where: ask the kernel */
+}
+END_TEST
+
+/* Two domains using a page in turns, look by look: it stays. */
+START_TEST(test_shared)
+{
+	struct dsm_numa n = rules();
+	struct dsm_numa_page pg = blank();
+
+	for (int i = 0; i < 40; i++) {
+		period(&n, &pg, 0, i % 2, 12);
+		ck_assert_int_eq(dsm_numa_target(&n, &pg, 0), -1);
+	}
+}
+END_TEST
+
+/* Adaptive sampling: a remote use brings the interval back to one period,
+ * a local one does not; after DSM_NUMA_PROBATION (32) remote looks
+ * without a move, remote uses no longer do. */
+START_TEST(test_interval)
+{
+	struct dsm_numa n = rules();
+	struct dsm_numa_page pg = blank();
+
+	pg.ilog = 5;
+	pg.next_sample = 5000;
+	dsm_numa_look(&n, &pg, 0, 1u << 0);
+	ck_assert_uint_eq(pg.ilog, 5);
+	ck_assert_uint_eq(pg.next_sample, 5000);
+	dsm_numa_look(&n, &pg, 0, 1u << 1);
+	ck_assert_uint_eq(pg.ilog, 0);
+	ck_assert_uint_eq(pg.next_sample, n.now_ms);
+	for (int i = 1; i < 32; i++)
+		dsm_numa_look(&n, &pg, 0, 1u << 1);
+	pg.ilog = 5;
+	dsm_numa_look(&n, &pg, 0, 1u << 1);
+	ck_assert_uint_eq(pg.ilog, 5);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("numa");
@@ -160,6 +294,13 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("topology");
 	tcase_add_test(tc, test_topology);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("rules");
+	tcase_add_test(tc, test_age);
+	tcase_add_test(tc, test_takeover);
+	tcase_add_test(tc, test_cost);
+	tcase_add_test(tc, test_shared);
+	tcase_add_test(tc, test_interval);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -15,6 +15,10 @@
  *                             a thread of the other, must move there, once
  *   t_numa freeze             two threads on two domains take turns on a page:
  *                             after 3 migrations it must freeze and stay
+ *   t_numa takeover           a page used by one domain's thread for 3 s, then
+ *                             by the other's only, in stretches of 1.2 s: it
+ *                             must follow each stretch within 1.2 s, 3 times,
+ *                             and not freeze
  *   t_numa replicate          2 nodes, one per domain: node 1 reads node 0's
  *                             page: its read-only copy is a replica on its domain
  */
@@ -162,6 +166,23 @@ static void *turns(void *arg)
 	return NULL;
 }
 
+/* Threads 0 and 1 running turns() on page a, until turns_stop(). */
+static void turns_start(struct worker w[2], pthread_t t[2], char *a, volatile int *go,
+			volatile int *stop)
+{
+	for (int k = 0; k < 2; k++) {
+		w[k] = (struct worker){ .index = k, .base = a, .go = go, .stop = stop };
+		pthread_create(&t[k], NULL, turns, &w[k]);
+	}
+}
+
+static void turns_stop(pthread_t t[2], volatile int *stop)
+{
+	*stop = 1;
+	for (int k = 0; k < 2; k++)
+		pthread_join(t[k], NULL);
+}
+
 /* ------------------------------------------------------------ cases */
 
 static void run_first_touch(size_t npages)
@@ -229,10 +250,7 @@ static void run_migrate(int rounds)
 	int owner = 0, home;
 	double t0;
 
-	for (int k = 0; k < 2; k++) {
-		w[k] = (struct worker){ .index = k, .base = a, .go = &go, .stop = &stop };
-		pthread_create(&t[k], NULL, turns, &w[k]);
-	}
+	turns_start(w, t, a, &go, &stop);
 	/* Thread 0 touches it first: it lives on thread 0's domain. */
 	go = 0;
 	usleep(100000);
@@ -276,9 +294,57 @@ static void run_migrate(int rounds)
 		      (unsigned long long)stats().numa_migrations,
 		      (unsigned long long)stats().numa_freezes, rounds);
 	}
-	stop = 1;
-	for (int k = 0; k < 2; k++)
-		pthread_join(t[k], NULL);
+	turns_stop(t, &stop);
+}
+
+/*
+ * A page another domain takes over, after a long use by its first one,
+ * follows it within 1.2 s; and stretches longer than half the freeze
+ * window (640 ms at the default period) are followed, not frozen (the
+ * old window, 4 (min_accesses + 16) scan periods, lasted 2 to 12 s in the
+ * guest, long enough to hold 3 moves 1.2 s apart).  The evidence rules
+ * themselves are unit tests (check_numa_unit's "rules").
+ */
+static void run_takeover(void)
+{
+	const double limit = 1.2, stretch = 1.2;
+	size_t ps = dsm_page_size();
+	char *a = dsm_alloc_collective(ps);
+	volatile int go = -1, stop = 0;
+	struct worker w[2];
+	pthread_t t[2];
+	double t0;
+
+	turns_start(w, t, a, &go, &stop);
+	go = 0;
+	usleep(3000000);
+	check(page_node(a) == w[0].node && stats().numa_migrations == 0,
+	      "used by thread 0 only for 3 s, the page stayed on its domain %d (%d, "
+	      "numa_migrations %llu)", w[0].node, page_node(a),
+	      (unsigned long long)stats().numa_migrations);
+	for (int r = 1; r <= 3; r++) {
+		int owner = r % 2;
+		double took;
+
+		t0 = now_s();
+		go = owner;
+		wait_migrations((uint64_t)r, 10);
+		took = now_s() - t0;
+		usleep(20000);	/* the move is done before the counter; let the query see it */
+		check(stats().numa_migrations >= (uint64_t)r && took <= limit &&
+		      page_node(a) == w[owner].node,
+		      "takeover %d: thread %d's domain %d alone used the page; it moved there in "
+		      "%.2f s (at most %.1f s; numa_migrations %llu, on %d)", r, owner,
+		      w[owner].node, took, limit, (unsigned long long)stats().numa_migrations,
+		      page_node(a));
+		while (now_s() - t0 < stretch)
+			usleep(10000);
+	}
+	check(stats().numa_migrations == 3 && stats().numa_freezes == 0,
+	      "stretches of %.1f s: 3 migrations, no freeze (numa_migrations %llu, "
+	      "numa_freezes %llu)", stretch, (unsigned long long)stats().numa_migrations,
+	      (unsigned long long)stats().numa_freezes);
+	turns_stop(t, &stop);
 }
 
 static void run_replicate(void)
@@ -343,6 +409,8 @@ int main(int argc, char **argv)
 		run_migrate(1);
 	} else if (!strcmp(what, "freeze")) {
 		run_migrate(3);
+	} else if (!strcmp(what, "takeover")) {
+		run_takeover();
 	} else if (!strcmp(what, "replicate")) {
 		run_replicate();
 	} else {
