@@ -52,9 +52,11 @@
  *
  * Decisions, each period, for the pages used since the last look:
  *   - cost: a page moves only if its (estimated) uses from domains other
- *     than the one holding it reach min_accesses, the measured cost of a
- *     move divided by the measured extra cost of a remote use
- *     (placement.c);
+ *     than the one holding it reach min_accesses, the cost of a move
+ *     divided by the measured extra cost of a remote use (placement.c);
+ *     the cost of a move is measured at init and then follows what the
+ *     moves cost (a running mean over the batches: a busy machine makes
+ *     them dearer, and then pages need more uses to move);
  *   - migrate: to the domain with at least 3/4 of the counted uses, or
  *     the one of a run of looks (above), with move_pages(2).  A page used
  *     evenly by several domains stays;

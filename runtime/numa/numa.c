@@ -231,8 +231,10 @@ void dsm_numa_json(struct dsm_rt *rt, FILE *f)
 	fprintf(f, "]");
 	if (n->pages)
 		fprintf(f, ", \"move_cost_ns\": [%llu], \"access_penalty_ns\": [%llu], "
-			"\"min_accesses\": [%u]", (unsigned long long)n->move_cost_ns,
-			(unsigned long long)n->access_penalty_ns, n->min_accesses);
+			"\"min_accesses\": [%u]",
+			(unsigned long long)__atomic_load_n(&n->move_cost_ns, __ATOMIC_RELAXED),
+			(unsigned long long)n->access_penalty_ns,
+			__atomic_load_n(&n->min_accesses, __ATOMIC_RELAXED));
 	fprintf(f, "}");
 }
 

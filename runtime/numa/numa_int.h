@@ -64,6 +64,10 @@ void dsm_numa_move_pages(struct dsm_numa *n, const size_t *pages, const int *dom
 /* Time a page move between two domains and a remote page's extra cost;
  * sets move_cost_ns, access_penalty_ns, min_accesses. */
 void dsm_numa_measure_costs(struct dsm_numa *n);
+/* The uses from elsewhere that pay for a move costing move_cost_ns. */
+uint32_t dsm_numa_min_accesses(const struct dsm_numa *n, uint64_t move_cost_ns);
+/* count pages moved in ns: the price of a move follows (running mean). */
+void dsm_numa_observe_moves(struct dsm_numa *n, uint64_t ns, size_t count);
 /* Fault path, signal-safe: allocate page's frames on this thread's domain. */
 void dsm_numa_touch_first(struct dsm_numa *n, size_t page);
 /* DSM_BIND: the CPU masks threads are dealt round robin.  0 or -ENOMEM. */
@@ -137,7 +141,7 @@ struct dsm_numa {
 	char (*mask_lists)[96];
 	int next_index;			/* next slot for a thread's first fault */
 
-	/* costs, measured once at init (migrate) */
+	/* costs, measured at init and kept up to date by the moves (migrate) */
 	uint64_t move_cost_ns;		/* moving one DSM page between two domains */
 	uint64_t access_penalty_ns;	/* one pass over a page from a remote domain, extra */
 	uint32_t min_accesses;		/* accesses from elsewhere that pay for a move */

@@ -175,7 +175,8 @@ void dsm_numa_move_pages(struct dsm_numa *n, const size_t *pages, const int *dom
 			 size_t count)
 {
 	struct dsm_heap *h = &n->rt->heap;
-	size_t k = 0, nk = count * n->sub_pages;
+	size_t k = 0, nk = count * n->sub_pages, moved_pages = 0;
+	uint64_t t0 = dsm_now_ns();
 	void **addr = malloc(nk * sizeof(*addr));
 	int *nodes = malloc(nk * sizeof(*nodes)), *status = malloc(nk * sizeof(*status));
 
@@ -204,10 +205,12 @@ void dsm_numa_move_pages(struct dsm_numa *n, const size_t *pages, const int *dom
 		for (size_t sub = 0; moved && sub < n->sub_pages; sub++)
 			moved = status[i * n->sub_pages + sub] == nodes[i * n->sub_pages + sub];
 		res[i] = moved ? 0 : dsm_numa_move_page(n, pages[i], doms[i]);
+		moved_pages += res[i] == 0;
 	}
 	free(addr);
 	free(nodes);
 	free(status);
+	dsm_numa_observe_moves(n, dsm_now_ns() - t0, moved_pages);
 }
 
 /* Move buf's kernel pages to node; ns taken. */
@@ -307,11 +310,36 @@ void dsm_numa_measure_costs(struct dsm_numa *n)
 		n->access_penalty_ns = loc[2] * (dr - dl) / dl;
 	if (n->access_penalty_ns == 0)
 		n->access_penalty_ns = loc[2] ? loc[2] : 1;	/* no distances: assume twice local */
-	n->min_accesses = (uint32_t)((n->move_cost_ns + n->access_penalty_ns - 1) / n->access_penalty_ns);
-	if (n->min_accesses < 2)
-		n->min_accesses = 2;
-	if (n->min_accesses > 30000)
-		n->min_accesses = 30000;	/* the per-page counters hold 16 bits */
+	n->min_accesses = dsm_numa_min_accesses(n, n->move_cost_ns);
+}
+
+uint32_t dsm_numa_min_accesses(const struct dsm_numa *n, uint64_t move_cost_ns)
+{
+	uint64_t m = (move_cost_ns + n->access_penalty_ns - 1) / n->access_penalty_ns;
+
+	if (m < 2)
+		m = 2;
+	if (m > 30000)
+		m = 30000;	/* the per-page counters hold 16 bits */
+	return (uint32_t)m;
+}
+
+/*
+ * The cost rule prices a move at what moves cost now, a running mean
+ * (weight 1/8) of each batch's time per page: measured once at init, the
+ * price said nothing of a busy machine, where moves in the guest of
+ * shared/tools/vm cost 4-10 ms against 35-447 us at init, and pages moved
+ * back and forth for less use than that.  Scanner thread.
+ */
+void dsm_numa_observe_moves(struct dsm_numa *n, uint64_t ns, size_t count)
+{
+	uint64_t cost;
+
+	if (!count || !n->access_penalty_ns)
+		return;
+	cost = (7 * n->move_cost_ns + ns / count) / 8;
+	__atomic_store_n(&n->move_cost_ns, cost, __ATOMIC_RELAXED);
+	__atomic_store_n(&n->min_accesses, dsm_numa_min_accesses(n, cost), __ATOMIC_RELAXED);
 }
 
 /*

@@ -243,6 +243,36 @@ START_TEST(test_cost)
 }
 END_TEST
 
+/* The price of a move follows what moves cost: dearer moves need more
+ * uses from elsewhere before a page moves. */
+START_TEST(test_observed_cost)
+{
+	struct dsm_numa n = rules();
+	struct dsm_numa_page pg = blank();
+
+	n.access_penalty_ns = 1000;
+	n.move_cost_ns = 40000;		/* 40 uses: as rules() says */
+	ck_assert_uint_eq(dsm_numa_min_accesses(&n, n.move_cost_ns), 40);
+	dsm_numa_observe_moves(&n, 0, 0);	/* nothing moved: no change */
+	ck_assert_uint_eq(n.min_accesses, 40);
+	dsm_numa_observe_moves(&n, 4 * 400000, 4);	/* 4 pages at 400 us each */
+	ck_assert_uint_eq(n.move_cost_ns, (7 * 40000 + 400000) / 8);
+	ck_assert_uint_eq(n.min_accesses, 85);
+	pg.hits[1] = 84;
+	ck_assert_int_eq(dsm_numa_target(&n, &pg, 0), -1);
+	pg.hits[1] = 85;
+	ck_assert_int_eq(dsm_numa_target(&n, &pg, 0), 1);
+	/* cheap moves bring it back down, never below 2 */
+	for (int i = 0; i < 100; i++)
+		dsm_numa_observe_moves(&n, 10, 10);
+	ck_assert_uint_eq(n.min_accesses, 2);
+	/* nor above what the 16-bit counters hold */
+	for (int i = 0; i < 100; i++)
+		dsm_numa_observe_moves(&n, 1000000000, 1);
+	ck_assert_uint_eq(n.min_accesses, 30000);
+}
+END_TEST
+
 /* Two domains using a page in turns, look by look: it stays. */
 START_TEST(test_shared)
 {
@@ -299,6 +329,7 @@ int main(void)
 	tcase_add_test(tc, test_age);
 	tcase_add_test(tc, test_takeover);
 	tcase_add_test(tc, test_cost);
+	tcase_add_test(tc, test_observed_cost);
 	tcase_add_test(tc, test_shared);
 	tcase_add_test(tc, test_interval);
 	suite_add_tcase(s, tc);
