@@ -76,6 +76,8 @@ static const struct prog_case progs[] = {
 	{ .name = "t_lockvc",     .args = { "60" },		/* ROUNDS */
 	  .env = { "DSM_TEST_RELEASE_DELAY_US=500" } },	/* widens a release's window */
 	{ .name = "t_waiter",     .args = { "100" } },		/* ROUNDS */
+	{ .name = "t_waiter",     .args = { "100" },		/* a waiter that polls */
+	  .env = { "DSM_POLL_US=20" } },			/* before it sleeps */
 };
 #define NPROGS ((int)(sizeof(progs) / sizeof(progs[0])))
 

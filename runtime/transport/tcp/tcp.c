@@ -495,7 +495,9 @@ static int dsm_tcp_wait_peer(struct dsm_tp *tp, int node, const uint32_t *word, 
 {
 	struct dsm_tcp *t = to_tcp(tp);
 	struct dsm_tcp_conn *c = &t->conns[node];
-	uint64_t end = dsm_now_ns() + budget_ns;
+	uint64_t start = dsm_now_ns(), end = start + budget_ns;
+	/* DSM_POLL_US: poll the socket that long before sleeping in ppoll. */
+	uint64_t spin_end = start + tp->params.cfg->poll_ns;
 	bool kick;
 
 	if (node == tp->self || c->fd < 0 || __atomic_load_n(&c->closed, __ATOMIC_RELAXED) ||
@@ -517,6 +519,8 @@ static int dsm_tcp_wait_peer(struct dsm_tp *tp, int node, const uint32_t *word, 
 		if (read_input(t, c, true) == INPUT_STOP ||
 		    __atomic_load_n(word, __ATOMIC_ACQUIRE) != val || now >= end)
 			break;
+		if (now < spin_end)
+			continue;
 		ts.tv_sec = (time_t)((end - now) / 1000000000ull);
 		ts.tv_nsec = (long)((end - now) % 1000000000ull);
 		if (ppoll(&p, 1, &ts, NULL) < 0 && errno != EINTR)
