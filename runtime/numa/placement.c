@@ -329,15 +329,24 @@ uint32_t dsm_numa_min_accesses(const struct dsm_numa *n, uint64_t move_cost_ns)
  * (weight 1/8) of each batch's time per page: measured once at init, the
  * price said nothing of a busy machine, where moves in the guest of
  * shared/tools/vm cost 4-10 ms against 35-447 us at init, and pages moved
- * back and forth for less use than that.  Scanner thread.
+ * back and forth for less use than that.  Each batch counts as at most
+ * twice and at least half the price so far: one batch stalled by the
+ * scheduler raises the price by 1/8, a machine that stays busy raises it
+ * batch after batch (unclamped, one 10 ms move made the next migration of
+ * check_numa2's freeze case wait 23 s).  Scanner thread.
  */
 void dsm_numa_observe_moves(struct dsm_numa *n, uint64_t ns, size_t count)
 {
-	uint64_t cost;
+	uint64_t cost, per;
 
 	if (!count || !n->access_penalty_ns)
 		return;
-	cost = (7 * n->move_cost_ns + ns / count) / 8;
+	per = ns / count;
+	if (n->move_cost_ns && per > 2 * n->move_cost_ns)
+		per = 2 * n->move_cost_ns;
+	if (per < n->move_cost_ns / 2)
+		per = n->move_cost_ns / 2;
+	cost = (7 * n->move_cost_ns + per) / 8;
 	__atomic_store_n(&n->move_cost_ns, cost, __ATOMIC_RELAXED);
 	__atomic_store_n(&n->min_accesses, dsm_numa_min_accesses(n, cost), __ATOMIC_RELAXED);
 }

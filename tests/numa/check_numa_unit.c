@@ -255,19 +255,24 @@ START_TEST(test_observed_cost)
 	ck_assert_uint_eq(dsm_numa_min_accesses(&n, n.move_cost_ns), 40);
 	dsm_numa_observe_moves(&n, 0, 0);	/* nothing moved: no change */
 	ck_assert_uint_eq(n.min_accesses, 40);
-	dsm_numa_observe_moves(&n, 4 * 400000, 4);	/* 4 pages at 400 us each */
-	ck_assert_uint_eq(n.move_cost_ns, (7 * 40000 + 400000) / 8);
-	ck_assert_uint_eq(n.min_accesses, 85);
-	pg.hits[1] = 84;
+	/* 4 pages at 400 us each: counted as twice the price so far, 80 us */
+	dsm_numa_observe_moves(&n, 4 * 400000, 4);
+	ck_assert_uint_eq(n.move_cost_ns, (7 * 40000 + 80000) / 8);
+	ck_assert_uint_eq(n.min_accesses, 45);
+	pg.hits[1] = 44;
 	ck_assert_int_eq(dsm_numa_target(&n, &pg, 0), -1);
-	pg.hits[1] = 85;
+	pg.hits[1] = 45;
 	ck_assert_int_eq(dsm_numa_target(&n, &pg, 0), 1);
+	/* within [half, twice]: taken as it is */
+	n.move_cost_ns = 40000;
+	dsm_numa_observe_moves(&n, 72000, 1);
+	ck_assert_uint_eq(n.move_cost_ns, 44000);
 	/* cheap moves bring it back down, never below 2 */
 	for (int i = 0; i < 100; i++)
 		dsm_numa_observe_moves(&n, 10, 10);
 	ck_assert_uint_eq(n.min_accesses, 2);
-	/* nor above what the 16-bit counters hold */
-	for (int i = 0; i < 100; i++)
+	/* nor above what the 16-bit counters hold (up 1/8 a batch at most) */
+	for (int i = 0; i < 300; i++)
 		dsm_numa_observe_moves(&n, 1000000000, 1);
 	ck_assert_uint_eq(n.min_accesses, 30000);
 }
