@@ -89,7 +89,7 @@ awk -F, -v n="$nodes" -v d="$delay_s" '
 			pred = msgs[a] / n * d
 			printf "| %s | %.3f | %.3f | %.3f | %d | %.0f | %.3f | %.3f | %.2f |\n", a,
 			       one[a], flat[a], del[a], msgs[a], msgs[a] / one[a], extra, pred,
-			       pred > 0 ? extra / pred : 0
+			       (pred > 0 ? extra / pred : 0)
 		}
 	}' "$out/one/suite.csv" "$out/flat/suite.csv" "$out/delay/suite.csv"
 echo
