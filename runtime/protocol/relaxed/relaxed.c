@@ -45,6 +45,7 @@
  * signal context: it takes page and rx locks, never allocates.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -63,7 +64,6 @@
 #define RX_HOMEQ	8u	/* the page's manager was asked for its home */
 #define RX_WRITTEN	16u	/* at the home: written at least once (else zero everywhere) */
 #define RX_SHARED	32u	/* at the home: fetched by a node since the last release */
-#define RX_HAD		64u	/* a copy arrived here once (fetched_in says when) */
 
 struct rx_batch {
 	char *buf;		/* {u32 page, u32 len, diff} entries for one home */
@@ -92,7 +92,8 @@ struct relaxed {
 	size_t max_batch;
 	char *gather;			/* a strided run's pages, copied for one reply (service thread) */
 	uint64_t *edges;		/* bit per page: an allocation begins (or ends before) it */
-	uint8_t *fetched_in;		/* per page: the epoch its copy arrived in (mod 256) */
+	uint16_t *fetched_in;		/* per page: STAMP_HAD | the epoch its last copy arrived
+					 * in (mod 2^15), or 0: never (atomic: read as hints) */
 	uint32_t epoch;			/* acquires so far (sweep evidence is recent, see there) */
 	uint32_t acks_pending;		/* DIFFS messages not yet acknowledged; futex word */
 };
@@ -567,13 +568,22 @@ static size_t run_max(const struct relaxed *rx)
  * ends the run.  Returns how many pages, page included.  Page lock held;
  * fault path.
  */
+#define STAMP_HAD 0x8000u
+
+/* Epochs since q's last copy arrived, or UINT_MAX if none ever did.  A
+ * hint: no lock. */
+static unsigned copy_age(const struct relaxed *rx, size_t q)
+{
+	unsigned stamp = __atomic_load_n(&rx->fetched_in[q], __ATOMIC_RELAXED);
+
+	if (!(stamp & STAMP_HAD))
+		return UINT_MAX;
+	return (__atomic_load_n(&rx->epoch, __ATOMIC_RELAXED) - stamp) & (STAMP_HAD - 1);
+}
+
 static bool cached_with_home(struct dsm_rt *rt, size_t q, int home)
 {
-	struct relaxed *rx = rx_of(rt);
-	uint8_t age = (uint8_t)(__atomic_load_n(&rx->epoch, __ATOMIC_RELAXED) -
-				__atomic_load_n(&rx->fetched_in[q], __ATOMIC_RELAXED));
-
-	return age <= EVIDENCE_EPOCHS && known_home_locked(rt, q) == home &&
+	return copy_age(rx_of(rt), q) <= EVIDENCE_EPOCHS && known_home_locked(rt, q) == home &&
 	       __atomic_load_n(&rt->dir.local[q].prot, __ATOMIC_RELAXED) != DSM_PROT_NONE;
 }
 
@@ -595,12 +605,9 @@ static bool missing_with_home(struct dsm_rt *rt, size_t q, int home)
  */
 static bool had_lately(struct dsm_rt *rt, size_t q)
 {
-	struct relaxed *rx = rx_of(rt);
-	uint8_t age = (uint8_t)(__atomic_load_n(&rx->epoch, __ATOMIC_RELAXED) -
-				__atomic_load_n(&rx->fetched_in[q], __ATOMIC_RELAXED));
+	unsigned age = copy_age(rx_of(rt), q);
 
-	return (__atomic_load_n(&rt->dir.local[q].flags, __ATOMIC_RELAXED) & RX_HAD) &&
-	       age >= 1 && age <= HISTORY_EPOCHS;
+	return age >= 1 && age <= HISTORY_EPOCHS;
 }
 
 static bool lost_lately(struct dsm_rt *rt, size_t q, int home)
@@ -611,10 +618,9 @@ static bool lost_lately(struct dsm_rt *rt, size_t q, int home)
 /* The faulting page is wanted already: only its past is asked. */
 static size_t history_run(struct dsm_rt *rt, size_t page, size_t cap, int home)
 {
-	size_t n = 1;
-
 	struct relaxed *rx = rx_of(rt);
-	uint8_t when = __atomic_load_n(&rx->fetched_in[page], __ATOMIC_RELAXED);
+	uint16_t when = __atomic_load_n(&rx->fetched_in[page], __ATOMIC_RELAXED);
+	size_t n = 1;
 
 	if (!had_lately(rt, page))
 		return 0;
@@ -1083,9 +1089,10 @@ void dsm_rx_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 				       (const char *)payload + i * rt->heap.page_size,
 				       rt->heap.page_size);
 			__atomic_store_n(&rx->fetched_in[q],
-					 (uint8_t)__atomic_load_n(&rx->epoch, __ATOMIC_RELAXED),
+					 (uint16_t)(STAMP_HAD | (__atomic_load_n(&rx->epoch,
+									__ATOMIC_RELAXED) &
+								(STAMP_HAD - 1))),
 					 __ATOMIC_RELAXED);
-			pl->flags |= RX_HAD;
 			set_prot_locked(rt, q, DSM_PROT_READ);
 			__atomic_store_n(&pl->want, 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&pl->seq, pl->seq + 1, __ATOMIC_RELEASE);
@@ -1152,7 +1159,7 @@ int dsm_rx_init(struct dsm_rt *rt, bool weak)
 	rx->scratch = malloc(2 * sizeof(uint32_t) + dsm_diff_bound(rx->ps));
 	rx->gather = malloc(run_max(rx) * rx->ps);
 	rx->edges = calloc((npages + 63) / 64, sizeof(uint64_t));
-	rx->fetched_in = reserve(npages);
+	rx->fetched_in = reserve(npages * sizeof(uint16_t));
 	rx->batch = calloc((size_t)rt->nnodes, sizeof(*rx->batch));
 	if (!rx->twins || !rx->twin_of || !rx->free_slots || !rx->written[0] || !rx->written[1] || !rx->cached || !rx->cache_pos ||
 	    !rx->scratch || !rx->gather || !rx->edges || !rx->fetched_in || !rx->batch)
@@ -1188,7 +1195,7 @@ void dsm_rx_fini(struct dsm_rt *rt)
 	if (rx->cache_pos)
 		munmap(rx->cache_pos, npages * sizeof(uint32_t));
 	if (rx->fetched_in)
-		munmap(rx->fetched_in, npages);
+		munmap(rx->fetched_in, npages * sizeof(uint16_t));
 	for (int n = 0; rx->batch && n < rt->nnodes; n++)
 		free(rx->batch[n].buf);
 	free(rx->batch);
