@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* t_common.c - see t_common.h. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <dsm.h>
 
@@ -29,6 +32,23 @@ void t_start(int *argc, char ***argv)
 		fprintf(stderr, "%s: dsm_init: %s\n", prog, dsm_strerror(rc));
 		exit(1);
 	}
+}
+
+void t_run_threads(unsigned n, void *(*fn)(void *))
+{
+	pthread_t *th = calloc(n, sizeof(*th));
+	int rc;
+
+	if (!th)
+		fail("out of memory for %u threads", n);
+	for (unsigned t = 0; t < n; t++) {
+		rc = pthread_create(&th[t], NULL, fn, (void *)(uintptr_t)t);
+		if (rc)
+			fail("pthread_create: %s", strerror(rc));
+	}
+	for (unsigned t = 0; t < n; t++)
+		pthread_join(th[t], NULL);
+	free(th);
 }
 
 unsigned parse_uint(const char *s, const char *what, unsigned long max)

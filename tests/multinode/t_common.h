@@ -15,6 +15,10 @@ void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* dsm_init(argc, argv), or "PROG: dsm_init: why" on stderr and exit 1. */
 void t_start(int *argc, char ***argv);
 
+/* Run fn in n threads, each given its index (0 .. n-1) as (void *)(uintptr_t),
+ * and wait for all of them; fail() if one cannot start. */
+void t_run_threads(unsigned n, void *(*fn)(void *));
+
 /* A decimal argument from 1 to max, or fail() naming what it was for. */
 unsigned parse_uint(const char *s, const char *what, unsigned long max);
 

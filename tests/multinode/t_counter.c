@@ -109,7 +109,6 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
-	pthread_t th[64];
 	uint64_t expect[NLOCKS] = { 0 }, total = 0, want_total;
 	unsigned t, it, j;
 	size_t ps;
@@ -139,13 +138,7 @@ int main(int argc, char **argv)
 	}
 	dsm_barrier();
 
-	for (t = 0; t < nthreads; t++) {
-		rc = pthread_create(&th[t], NULL, worker, (void *)(uintptr_t)t);
-		if (rc)
-			fail("pthread_create: %s", strerror(rc));
-	}
-	for (t = 0; t < nthreads; t++)
-		pthread_join(th[t], NULL);
+	t_run_threads(nthreads, worker);
 
 	dsm_barrier();
 

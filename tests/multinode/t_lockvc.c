@@ -67,7 +67,6 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
-	pthread_t th[NTHREADS];
 	uint64_t want;
 	size_t ps;
 	char *base;
@@ -85,13 +84,7 @@ int main(int argc, char **argv)
 		counter[t] = (volatile uint64_t *)(base + t * ps);
 	dsm_barrier();
 
-	for (t = 0; t < NTHREADS; t++) {
-		rc = pthread_create(&th[t], NULL, worker, (void *)(uintptr_t)t);
-		if (rc)
-			fail("pthread_create: %s", strerror(rc));
-	}
-	for (t = 0; t < NTHREADS; t++)
-		pthread_join(th[t], NULL);
+	t_run_threads(NTHREADS, worker);
 
 	dsm_barrier();
 

@@ -159,9 +159,7 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
-	pthread_t th[64];
 	size_t ps, i;
-	unsigned t;
 	char *base;
 	int rc;
 
@@ -194,13 +192,7 @@ int main(int argc, char **argv)
 	rc = pthread_barrier_init(&local_bar, NULL, nthreads);
 	if (rc)
 		fail("pthread_barrier_init: %s", strerror(rc));
-	for (t = 0; t < nthreads; t++) {
-		rc = pthread_create(&th[t], NULL, worker, (void *)(uintptr_t)t);
-		if (rc)
-			fail("pthread_create: %s", strerror(rc));
-	}
-	for (t = 0; t < nthreads; t++)
-		pthread_join(th[t], NULL);
+	t_run_threads(nthreads, worker);
 
 	rc = dsm_finalize();
 	if (rc)
