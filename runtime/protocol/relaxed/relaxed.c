@@ -554,9 +554,11 @@ static size_t run_max(const struct relaxed *rx)
  * join this fetch, up to k pages in all (at most run_max()): a sweep's
  * runs grow with it (1, 1, 2, 4, 8, 8, ...) and a short one (a
  * neighbour's boundary row) fetches next to nothing it will not read.
- * The joining pages are marked wanted,
- * so no other thread asks for them again, and are delivered by the same
- * reply.
+ * The joining pages are marked wanted, so no other thread asks for them
+ * again, and are delivered by the same reply.  Their locks are only tried
+ * (page's lock is held), so a busy page ends the run.  Returns how many
+ * pages, page included.  Page lock held; fault path.
+ *
  * Only copies that arrived in this epoch or the one before (an epoch
  * ends at each acquire) are evidence: copies kept from earlier phases
  * line up at some stride by chance.  lu reads column K of the blocks in
@@ -564,11 +566,16 @@ static size_t run_max(const struct relaxed *rx)
  * earlier steps made block (I, K+2) look next in a stride-4 sweep, and
  * its owner, who writes it in steps K and K+1, then sent a write notice
  * for each such copy (2,846 on 2 nodes) and the reader fetched it again
- * when it needed it (2 nodes: 4.5 → 17 MB, 0.28 → 0.42 s).  Their locks are only tried (page's lock is held), so a busy page
- * ends the run.  Returns how many pages, page included.  Page lock held;
- * fault path.
+ * when it needed it (2 nodes: 4.5 -> 17 MB, 0.28 -> 0.42 s).
  */
 #define STAMP_HAD 0x8000u
+
+/* What fetched_in[q] holds once a copy of q arrived now. */
+static uint16_t stamp_now(const struct relaxed *rx)
+{
+	return (uint16_t)(STAMP_HAD |
+			  (__atomic_load_n(&rx->epoch, __ATOMIC_RELAXED) & (STAMP_HAD - 1)));
+}
 
 /* Epochs since q's last copy arrived, or UINT_MAX if none ever did.  A
  * hint: no lock. */
@@ -1088,11 +1095,7 @@ void dsm_rx_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 				memcpy(dsm_heap_rt_page(&rt->heap, q),
 				       (const char *)payload + i * rt->heap.page_size,
 				       rt->heap.page_size);
-			__atomic_store_n(&rx->fetched_in[q],
-					 (uint16_t)(STAMP_HAD | (__atomic_load_n(&rx->epoch,
-									__ATOMIC_RELAXED) &
-								(STAMP_HAD - 1))),
-					 __ATOMIC_RELAXED);
+			__atomic_store_n(&rx->fetched_in[q], stamp_now(rx), __ATOMIC_RELAXED);
 			set_prot_locked(rt, q, DSM_PROT_READ);
 			__atomic_store_n(&pl->want, 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&pl->seq, pl->seq + 1, __ATOMIC_RELEASE);
