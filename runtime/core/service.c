@@ -60,19 +60,26 @@ void dsm_rt_send_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, s
 }
 
 /*
- * How long a waiting thread keeps a peer's connection before it lets the
- * service thread wait for it: replies come in tens of microseconds, and
- * a connection lent out holds back nothing (frames the borrower may not
- * deliver end the loan at once).
+ * How long one loan of a peer's connection lasts before the waiting
+ * thread looks at rt->stopping again.  A loan that runs out with nothing
+ * for the service thread is renewed: a connection lent out holds back
+ * nothing (frames the borrower may not deliver end the loan at once), and
+ * a wait that outlasts one budget (a slow peer, a loaded host, a barrier
+ * whose last node is late) would otherwise cost the very wake-up of the
+ * service thread that the loan saves.
  */
 #define WAIT_PEER_BUDGET_NS 2000000ull
 
 void dsm_rt_wait_reply(struct dsm_rt *rt, int node, uint32_t *word, uint32_t val,
 		       enum dsm_waiter who)
 {
-	if (rt->tp->ops->wait_peer && !__atomic_load_n(&rt->stopping, __ATOMIC_RELAXED) &&
-	    rt->tp->ops->wait_peer(rt->tp, node, word, val, WAIT_PEER_BUDGET_NS, who) == 0)
-		return;
+	int ret = -ETIMEDOUT;
+
+	while (rt->tp->ops->wait_peer && ret == -ETIMEDOUT &&
+	       !__atomic_load_n(&rt->stopping, __ATOMIC_RELAXED))
+		if ((ret = rt->tp->ops->wait_peer(rt->tp, node, word, val, WAIT_PEER_BUDGET_NS,
+						  who)) == 0)
+			return;
 	dsm_wait_change(word, val, rt->spin_ns);
 }
 

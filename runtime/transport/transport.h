@@ -136,6 +136,8 @@ struct dsm_tp_ops {
 	 * that the deliver callback will flag there: meanwhile it reads
 	 * node's connection itself and delivers what it may (waiter_safe),
 	 * saving the service thread's wake-up.  0 when *word changed;
+	 * -ETIMEDOUT when budget_ns passed and nothing came that only the
+	 * service thread may deliver (the caller may wait_peer again);
 	 * -EAGAIN otherwise (the caller waits as usual: the service thread
 	 * delivers the rest).
 	 */

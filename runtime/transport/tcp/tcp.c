@@ -485,10 +485,11 @@ static int service_input(struct dsm_tcp *t, struct dsm_tcp_conn *c)
  * reply costs one thread wake-up, not two (this node's service thread,
  * then the waiter), and the service thread does not compete for a CPU
  * with the waiter.  Any thread, signal context included (only syscalls,
- * the runtime's locks and the handlers the runtime allows there).  0 when *word changed; -EAGAIN when
- * it did not within budget_ns, or the connection is lent to another
- * waiter, or input waits that only the service thread may deliver: the
- * caller then waits as usual.
+ * the runtime's locks and the handlers the runtime allows there).  0 when
+ * *word changed; -ETIMEDOUT when it did not within budget_ns and nothing
+ * else came; -EAGAIN when the connection is lent to another waiter, or
+ * input waits that only the service thread may deliver: the caller then
+ * waits as usual.
  */
 static int dsm_tcp_wait_peer(struct dsm_tp *tp, int node, const uint32_t *word, uint32_t val,
 			     uint64_t budget_ns, enum dsm_waiter who)
@@ -498,7 +499,7 @@ static int dsm_tcp_wait_peer(struct dsm_tp *tp, int node, const uint32_t *word, 
 	uint64_t start = dsm_now_ns(), end = start + budget_ns;
 	/* DSM_POLL_US: poll the socket that long before sleeping in ppoll. */
 	uint64_t spin_end = start + tp->params.cfg->poll_ns;
-	bool kick;
+	bool kick, timed_out = false;
 
 	if (node == tp->self || c->fd < 0 || __atomic_load_n(&c->closed, __ATOMIC_RELAXED) ||
 	    pthread_mutex_trylock(&c->rx_lock))
@@ -517,8 +518,12 @@ static int dsm_tcp_wait_peer(struct dsm_tp *tp, int node, const uint32_t *word, 
 		struct timespec ts;
 
 		if (read_input(t, c, true) == INPUT_STOP ||
-		    __atomic_load_n(word, __ATOMIC_ACQUIRE) != val || now >= end)
+		    __atomic_load_n(word, __ATOMIC_ACQUIRE) != val)
 			break;
+		if (now >= end) {
+			timed_out = true;
+			break;
+		}
 		if (now < spin_end)
 			continue;
 		ts.tv_sec = (time_t)((end - now) / 1000000000ull);
@@ -539,8 +544,11 @@ static int dsm_tcp_wait_peer(struct dsm_tp *tp, int node, const uint32_t *word, 
 	if (__atomic_exchange_n(&c->missed, 0, __ATOMIC_SEQ_CST) || kick) {
 		__atomic_fetch_or(&t->kick, 1ull << node, __ATOMIC_RELEASE);
 		dsm_tcp_wake(tp);
+		timed_out = false;
 	}
-	return __atomic_load_n(word, __ATOMIC_ACQUIRE) != val ? 0 : -EAGAIN;
+	if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != val)
+		return 0;
+	return timed_out ? -ETIMEDOUT : -EAGAIN;
 }
 
 static int dsm_tcp_progress(struct dsm_tp *tp, int timeout_ms)
