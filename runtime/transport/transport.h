@@ -108,6 +108,16 @@ struct dsm_tp_ops {
 	int (*send_page)(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
 			 const void *page, size_t len);
 	/*
+	 * Optional.  As send_page, but the len bytes are copied from src
+	 * (any memory) before the call returns; page only says where they go
+	 * at the receiver.  The caller sends a snapshot it took under its
+	 * own rules (relaxed.c: a home's page that its threads may still be
+	 * writing).  NULL where the bytes are read after the call returns
+	 * (verbs: the adapter reads the registered page).
+	 */
+	int (*send_page_from)(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
+			      const void *page, const void *src, size_t len);
+	/*
 	 * Optional, with DSM_TP_CAP_READ.  Any thread, signal context
 	 * included; never blocks.  Copy len bytes at page's offset of node's
 	 * registered region into page (inside ours), one-sided: node's CPU

@@ -121,11 +121,18 @@ static int dsm_loop_send(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
 	return enqueue(to_loop(tp), node, hdr, false, 0, payload, len);
 }
 
+/* enqueue copies the bytes into the peer's queue: src's as of the call. */
+static int dsm_loop_send_page_from(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
+				   const void *page, const void *src, size_t len)
+{
+	return enqueue(to_loop(tp), node, hdr, true, (uint64_t)((const char *)page - tp->mem_base),
+		       src, len);
+}
+
 static int dsm_loop_send_page(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
 			      const void *page, size_t len)
 {
-	return enqueue(to_loop(tp), node, hdr, true, (uint64_t)((const char *)page - tp->mem_base),
-		       page, len);
+	return dsm_loop_send_page_from(tp, node, hdr, page, page, len);
 }
 
 static int dsm_loop_register_mem(struct dsm_tp *tp, void *base, size_t len)
@@ -326,6 +333,7 @@ const struct dsm_tp_ops dsm_loop_ops = {
 	.send         = dsm_loop_send,
 	.register_mem = dsm_loop_register_mem,
 	.send_page    = dsm_loop_send_page,
+	.send_page_from = dsm_loop_send_page_from,
 	.progress     = dsm_loop_progress,
 	.wake         = dsm_loop_wake,
 	.shutdown     = dsm_tp_shutdown_bye,

@@ -163,8 +163,10 @@ static int dsm_tcp_send(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
  * runtime's header, the page, gathered from where they lie by one
  * sendmsg; the receiver reads the page straight into place.
  */
-static int dsm_tcp_send_page(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
-			     const void *page, size_t len)
+/* send_frame copies what the kernel does not take at once (queue_output):
+ * the bytes are src's as of the call, as send_page_from requires. */
+static int dsm_tcp_send_page_from(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
+				  const void *page, const void *src, size_t len)
 {
 	struct dsm_wire_hdr outer = {
 		.type = DSM_WT_PAGE,
@@ -173,7 +175,7 @@ static int dsm_tcp_send_page(struct dsm_tp *tp, int node, struct dsm_wire_hdr *h
 	struct iovec iov[3] = {
 		{ .iov_base = &outer, .iov_len = sizeof(outer) },
 		{ .iov_base = hdr, .iov_len = sizeof(*hdr) },
-		{ .iov_base = (void *)page, .iov_len = len },
+		{ .iov_base = (void *)src, .iov_len = len },
 	};
 
 	hdr->magic = DSM_WIRE_MAGIC;
@@ -181,6 +183,12 @@ static int dsm_tcp_send_page(struct dsm_tp *tp, int node, struct dsm_wire_hdr *h
 	hdr->src = (uint16_t)tp->self;
 	hdr->len = (uint32_t)len;
 	return send_frame(to_tcp(tp), node, iov, 3);
+}
+
+static int dsm_tcp_send_page(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
+			     const void *page, size_t len)
+{
+	return dsm_tcp_send_page_from(tp, node, hdr, page, page, len);
 }
 
 /* Nothing to register with the kernel: remember where pages go. */
@@ -760,6 +768,7 @@ const struct dsm_tp_ops dsm_tcp_ops = {
 	.close    = dsm_tcp_close,
 	.send     = dsm_tcp_send,
 	.send_page = dsm_tcp_send_page,
+	.send_page_from = dsm_tcp_send_page_from,
 	.register_mem = dsm_tcp_register_mem,
 	.progress = dsm_tcp_progress,
 	.wake     = dsm_tcp_wake,
