@@ -78,6 +78,7 @@ static const struct prog_case progs[] = {
 	{ .name = "t_waiter",     .args = { "100" } },		/* ROUNDS */
 	{ .name = "t_waiter",     .args = { "100" },		/* a waiter that polls */
 	  .env = { "DSM_POLL_US=20" } },			/* before it sleeps */
+	{ .name = "t_homewrite",  .args = { "100" } },		/* ROUNDS */
 };
 #define NPROGS ((int)(sizeof(progs) / sizeof(progs[0])))
 

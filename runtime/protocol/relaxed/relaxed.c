@@ -96,6 +96,8 @@ struct relaxed {
 					 * in (mod 2^15), or 0: never (atomic: read as hints) */
 	uint32_t epoch;			/* acquires so far (sweep evidence is recent, see there) */
 	uint32_t acks_pending;		/* DIFFS messages not yet acknowledged; futex word */
+	uint32_t checks_pending;	/* replies whose pages are not yet closed (answer_read);
+					 * futex word */
 };
 
 /* This protocol's own state: one runtime per process, so one of these. */
@@ -749,6 +751,13 @@ void dsm_rx_publish(struct dsm_rt *rt, const uint32_t **written, size_t *count)
 	size_t n, i, len;
 	uint32_t pending;
 
+	/* A home's page sent before it was closed (close_late): a write to it
+	 * before this release must be on the list first.  The fence orders
+	 * this thread's writes before the look at checks_pending, as
+	 * READ_REQ's count is ordered before its snapshot. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	while ((pending = __atomic_load_n(&rx->checks_pending, __ATOMIC_ACQUIRE)) != 0)
+		dsm_wait_change(&rx->checks_pending, pending, rt->spin_ns);
 	pthread_mutex_lock(&rx->lock);
 	list = rx->written[rx->cur];
 	n = rx->nwritten;
@@ -900,10 +909,11 @@ static size_t check_run(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h
  * Home: answer a fetch of n pages every stride-th from page.  A run of
  * pages nobody ever wrote is zero everywhere: no data.  A contiguous run
  * goes straight from this node's view into the asker's (send_pages); a
- * strided one is gathered into one buffer first, still one message.
+ * strided one is gathered into one buffer first, still one message, and
+ * so is a contiguous one that has late pages (see close_late).
  */
 static void answer_read(struct dsm_rt *rt, int src, size_t page, size_t n, size_t stride,
-			bool written)
+			bool written, size_t late)
 {
 	struct relaxed *rx = rx_of(rt);
 
@@ -912,15 +922,51 @@ static void answer_read(struct dsm_rt *rt, int src, size_t page, size_t n, size_
 		return;
 	}
 	dsm_count(rt->counters.pages_sent, n);
-	if (stride == 1) {
+	if (stride == 1 && !late) {
 		dsm_rt_send_pages(rt, src, DSM_MSG_READ_REPLY, (uint32_t)n, page, n, 1);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
 		memcpy(rx->gather + i * rx->ps, dsm_heap_rt_page(&rt->heap, page + i * stride),
 		       rx->ps);
-	dsm_rt_send(rt, src, DSM_MSG_READ_REPLY, (uint32_t)n, page, stride, rx->gather,
-		    n * rx->ps);
+	if (stride == 1)
+		dsm_rt_send_pages_from(rt, src, DSM_MSG_READ_REPLY, (uint32_t)n, page, n, 1,
+				       rx->gather);
+	else
+		dsm_rt_send(rt, src, DSM_MSG_READ_REPLY, (uint32_t)n, page, stride, rx->gather,
+			    n * rx->ps);
+}
+
+/*
+ * Home, after answer_read sent a snapshot (rx->gather) of a run with late
+ * pages: pages this node's threads could write without a fault when the
+ * copy was taken, and whose next write needs a notice now that a copy is
+ * out.  Closing such a page before the reply (mprotect: a TLB shootdown
+ * where the node's other threads run) cost 15 us of every remote fault
+ * here; closed after it, a write that came in between is found by
+ * comparing the page with the copy sent, and counted as if it had faulted
+ * after the copy (add_written).  A write undone in between leaves the page
+ * as sent, which is as good.  dsm_rx_publish waits for checks_pending, so
+ * a release never misses such a write.
+ */
+static void close_late(struct dsm_rt *rt, size_t page, size_t n, size_t stride)
+{
+	struct relaxed *rx = rx_of(rt);
+
+	for (size_t i = 0, q = page; i < n; i++, q += stride) {
+		struct dsm_page_local *pl = &rt->dir.local[q];
+
+		dsm_dir_lock(&rt->dir, q);
+		/* Only a late page is shared, open and clean (READ_REQ). */
+		if (pl->prot == DSM_PROT_RW && (pl->flags & RX_SHARED) && !(pl->flags & RX_DIRTY)) {
+			set_prot_locked(rt, q, DSM_PROT_READ);
+			if (memcmp(dsm_heap_rt_page(&rt->heap, q), rx->gather + i * rx->ps, rx->ps))
+				add_written_locked(rx, pl, q);
+		}
+		dsm_dir_unlock(&rt->dir, q);
+	}
+	if (__atomic_sub_fetch(&rx->checks_pending, 1, __ATOMIC_SEQ_CST) == 0)
+		dsm_futex_wake_all(&rx->checks_pending);
 }
 
 /* The home a manager gave page, or -1 (never touched).  Manager. */
@@ -1037,29 +1083,41 @@ void dsm_rx_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 	struct relaxed *rx = rx_of(rt);
 	struct dsm_page_local *pl;
 	bool written;
-	size_t page, n, stride;
+	size_t page, n, stride, late;
 
 	switch (h->type) {
 	case DSM_MSG_READ_REQ:
 		page = check_page(rt, src, h);
 		n = check_run(rt, src, h, &stride);
 		written = false;
+		late = 0;
 		for (size_t i = 0, q = page; i < n; i++, q += stride) {
 			dsm_dir_lock(&rt->dir, q);
 			check_home_locked(rt, src, q);
 			pl = &rt->dir.local[q];
 			/* From now on this node's writes to the page need
 			 * notices (release consistency): catch the next one.
-			 * Writes before the protection are in the copy we send. */
+			 * Writes before the protection are in the copy we
+			 * send; where the transport sends a snapshot, the
+			 * page closes after the reply (close_late). */
 			if (!rx->weak && !(pl->flags & RX_SHARED)) {
 				pl->flags |= RX_SHARED;
-				if (pl->prot == DSM_PROT_RW && !(pl->flags & RX_DIRTY))
-					set_prot_locked(rt, q, DSM_PROT_READ);
+				if (pl->prot == DSM_PROT_RW && !(pl->flags & RX_DIRTY)) {
+					if (dsm_rt_can_send_from(rt))
+						late++;
+					else
+						set_prot_locked(rt, q, DSM_PROT_READ);
+				}
 			}
 			written |= pl->flags & RX_WRITTEN;
 			dsm_dir_unlock(&rt->dir, q);
 		}
-		answer_read(rt, src, page, n, stride, written);
+		/* Before the snapshot: a release that starts after it waits. */
+		if (late)
+			__atomic_add_fetch(&rx->checks_pending, 1, __ATOMIC_SEQ_CST);
+		answer_read(rt, src, page, n, stride, written, late);
+		if (late)
+			close_late(rt, page, n, stride);
 		return;
 
 	case DSM_MSG_READ_REPLY:
