@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "tools/dsmrun/bind.h"
+#include "tools/dsmrun/exit_status.h"
 #include "tools/dsmrun/supervise.h"
 
 #ifndef PACKAGE_VERSION
@@ -67,12 +68,6 @@
 #endif
 
 #define DSMRUN_MAX_NODES	64	/* == DSM_MAX_NODES in dsm.h */
-
-/* Exit statuses of dsmrun itself (besides a node's own status). */
-#define EXIT_USAGE		2
-#define EXIT_LAUNCH_FAILED	125	/* dsmrun could not set the job up */
-#define EXIT_NOEXEC		127	/* PROGRAM cannot be executed */
-#define EXIT_TIMEOUT		124	/* --timeout expired, like timeout(1) */
 
 /*
  * After the first node fails, the others normally notice the lost peer

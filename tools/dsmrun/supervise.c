@@ -20,10 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tools/dsmrun/exit_status.h"
 #include "tools/dsmrun/supervise.h"
-
-#define EXIT_USAGE	2
-#define EXIT_NOEXEC	127
 
 /* Does dir hold a committed epoch (a manifest, written last)?  The nodes
  * verify it; an epoch they refuse makes the attempt fail, and count. */
@@ -69,7 +67,7 @@ int dsmrun_supervise(long max_restarts)
 		if (pid < 0) {
 			fprintf(stderr, "dsmrun: cannot fork for --restart-on-failure: %s\n",
 				strerror(errno));
-			exit(125);
+			exit(EXIT_LAUNCH_FAILED);
 		}
 		if (pid == 0)
 			return 0;
