@@ -131,10 +131,10 @@ void dsm_rt_send_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, s
 void dsm_rt_send_pages(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,
 		       size_t npages, uint64_t arg1);
 /* As dsm_rt_send_pages, but the bytes are copied from src (a snapshot of
- * the pages) before it returns.  -ENOTSUP where the transport reads the
- * bytes later (verbs); 0 otherwise. */
-int dsm_rt_send_pages_from(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,
-			   size_t npages, uint64_t arg1, const void *src);
+ * the pages) before it returns.  Only where dsm_rt_can_send_from says the
+ * transport can (not verbs, which reads the bytes later). */
+void dsm_rt_send_pages_from(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,
+			    size_t npages, uint64_t arg1, const void *src);
 /* Whether dsm_rt_send_pages_from works here. */
 static inline bool dsm_rt_can_send_from(const struct dsm_rt *rt)
 {

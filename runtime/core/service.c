@@ -53,17 +53,14 @@ void dsm_rt_send_pages(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, 
 			      npages * rt->heap.page_size));
 }
 
-int dsm_rt_send_pages_from(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,
-			   size_t npages, uint64_t arg1, const void *src)
+void dsm_rt_send_pages_from(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,
+			    size_t npages, uint64_t arg1, const void *src)
 {
 	struct dsm_wire_hdr h = { .type = type, .aux = aux, .arg0 = page, .arg1 = arg1 };
 
-	if (!rt->tp->ops->send_page_from)
-		return -ENOTSUP;
 	dsm_hb_sent(&rt->hb, node);
 	sent(rt->tp->ops->send_page_from(rt->tp, node, &h, dsm_heap_rt_page(&rt->heap, page), src,
 					 npages * rt->heap.page_size));
-	return 0;
 }
 
 void dsm_rt_send_page(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, size_t page,

@@ -171,9 +171,9 @@ int dsm_sync_lock_acquire(struct dsm_rt *rt, unsigned int lock_id)
 	pthread_mutex_unlock(&rt->sync.lock);
 	if (ret < 0)
 		return ret;
-	/* The grant comes from the manager: read it ourselves (service.c). */
-	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE))
-		dsm_rt_wait_reply(rt, mgr, &w.done, 0, DSM_WAITER_THREAD);
+	/* The grant comes from the manager: read it ourselves (service.c).
+	 * done goes from 0 to 1 once, so one wait covers it. */
+	dsm_rt_wait_reply(rt, mgr, &w.done, 0, DSM_WAITER_THREAD);
 	dsm_count(rt->counters.lock_acquires, 1);
 	/* What the lock's record has now, our release need not send again.
 	 * Only the holder touches it, and we hold the lock. */

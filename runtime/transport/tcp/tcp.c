@@ -160,11 +160,12 @@ static int dsm_tcp_send(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
 
 /*
  * A page frame: our header (DSM_WT_PAGE, the page's offset), the
- * runtime's header, the page, gathered from where they lie by one
- * sendmsg; the receiver reads the page straight into place.
+ * runtime's header, the bytes at src (the page itself for send_page),
+ * gathered from where they lie by one sendmsg; the receiver reads them
+ * straight into the page's place.  send_frame copies what the kernel does
+ * not take at once (queue_output): the bytes are src's as of the call, as
+ * send_page_from requires.
  */
-/* send_frame copies what the kernel does not take at once (queue_output):
- * the bytes are src's as of the call, as send_page_from requires. */
 static int dsm_tcp_send_page_from(struct dsm_tp *tp, int node, struct dsm_wire_hdr *hdr,
 				  const void *page, const void *src, size_t len)
 {
