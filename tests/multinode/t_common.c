@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <dsm.h>
 
@@ -49,6 +50,14 @@ void t_run_threads(unsigned n, void *(*fn)(void *))
 	for (unsigned t = 0; t < n; t++)
 		pthread_join(th[t], NULL);
 	free(th);
+}
+
+double t_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 unsigned parse_uint(const char *s, const char *what, unsigned long max)

@@ -19,6 +19,9 @@ void t_start(int *argc, char ***argv);
  * and wait for all of them; fail() if one cannot start. */
 void t_run_threads(unsigned n, void *(*fn)(void *));
 
+/* CLOCK_MONOTONIC, in seconds: deadlines and waits of the programs. */
+double t_now(void);
+
 /* A decimal argument from 1 to max, or fail() naming what it was for. */
 unsigned parse_uint(const char *s, const char *what, unsigned long max);
 

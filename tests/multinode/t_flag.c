@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <dsm.h>
 
@@ -39,14 +38,6 @@ const char prog[] = "t_flag";
 
 /* A spin that has not seen its value after this long is a failure, not a hang. */
 #define SPIN_LIMIT_SEC 60.0
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Value of word i in round r: differs between rounds and between words. */
 static uint64_t pattern(unsigned r, size_t i)
@@ -60,7 +51,7 @@ static uint64_t pattern(unsigned r, size_t i)
  */
 static void spin_until(volatile uint64_t *word, uint64_t want, const char *what)
 {
-	double deadline = now() + SPIN_LIMIT_SEC;
+	double deadline = t_now() + SPIN_LIMIT_SEC;
 	unsigned long n = 0;
 
 	while (*word != want) {
@@ -69,7 +60,7 @@ static void spin_until(volatile uint64_t *word, uint64_t want, const char *what)
 			     (unsigned long long)*word, (unsigned long long)want);
 		if ((++n & 63) == 0) {
 			sched_yield();
-			if (now() > deadline)
+			if (t_now() > deadline)
 				fail("%s still %llu after %.0f s waiting for %llu",
 				     what, (unsigned long long)*word, SPIN_LIMIT_SEC,
 				     (unsigned long long)want);

@@ -27,7 +27,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <dsm.h>
 
@@ -57,14 +56,6 @@ static uint64_t pages_sent(void)
 	if (dsm_get_stats(&st) < 0)
 		fail("dsm_get_stats failed");
 	return st.pages_sent;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 int main(int argc, char **argv)
@@ -116,7 +107,7 @@ int main(int argc, char **argv)
 
 		if (me == 0) {
 			uint64_t sent = pages_sent();
-			double give_up = now_s() + 0.05;
+			double give_up = t_now() + 0.05;
 			pthread_t t;
 
 			word = p;
@@ -125,7 +116,7 @@ int main(int argc, char **argv)
 				fail("cannot start the writer thread");
 			/* Stop the writer when the page has gone out (or,
 			 * if node 1 had it already, after a while). */
-			while (pages_sent() == sent && now_s() < give_up)
+			while (pages_sent() == sent && t_now() < give_up)
 				sched_yield();
 			__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
 			pthread_join(t, NULL);

@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <dsm.h>
@@ -32,14 +31,6 @@
 #include "t_common.h"
 
 const char prog[] = "t_spin";
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void write_pidfile(const char *dir, int me)
 {
@@ -83,8 +74,8 @@ int main(int argc, char **argv)
 	dsm_barrier();
 	write_pidfile(dir, me);
 
-	deadline = now() + limit;
-	for (n = 1; now() < deadline; n++) {
+	deadline = t_now() + limit;
+	for (n = 1; t_now() < deadline; n++) {
 		rc = dsm_lock_acquire(1);
 		if (rc)
 			fail("dsm_lock_acquire: %s", dsm_strerror(rc));
