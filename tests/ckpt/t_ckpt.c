@@ -31,6 +31,7 @@ const char prog[] = "t_ckpt";
 struct shared {
 	uint64_t version;		/* the data's pattern */
 	uint64_t checkpoints;		/* taken so far */
+	uint64_t count;			/* rollback: counted under lock 3 */
 };
 
 static struct shared *sh;
@@ -107,6 +108,7 @@ static void mode_rollback(void)
 	write_slice(me, 1);
 	dsm_lock_acquire(3);
 	sh->version = 1;
+	sh->count++;
 	dsm_lock_release(3);
 	dsm_barrier();
 	e1 = take();
@@ -123,6 +125,7 @@ static void mode_rollback(void)
 	memset(m_after, 0x33, 100);
 	dsm_lock_acquire(3);
 	sh->version = 2;
+	sh->count++;
 	dsm_lock_release(3);
 	dsm_barrier();
 
@@ -147,6 +150,21 @@ static void mode_rollback(void)
 	for (size_t i = 0; i < 3 * dsm_page_size(); i++)
 		if (((unsigned char *)b_again)[i])
 			fail("after the rollback: a block allocated after the checkpoint is not zero");
+	/*
+	 * Lock 3's token is back where the checkpoint found it (sync.tokens),
+	 * and so is what a grant carries: every node counts under it at once,
+	 * and no increment may be lost, nor an old count read.
+	 */
+	for (int k = 0; k < 50; k++) {
+		if (dsm_lock_acquire(3) < 0)
+			fail("after the rollback: dsm_lock_acquire(3) failed");
+		sh->count++;
+		dsm_lock_release(3);
+	}
+	dsm_barrier();
+	if (sh->count != 51 * (uint64_t)n)
+		fail("after the rollback: %llu counted under lock 3, not %d (%d before the "
+		     "checkpoint and 50 by each node)", (unsigned long long)sh->count, 51 * n, n);
 	dsm_barrier();
 
 	/* A second epoch, changed and rolled back to as well. */

@@ -79,6 +79,7 @@ static const struct prog_case progs[] = {
 	{ .name = "t_waiter",     .args = { "100" },		/* a waiter that polls */
 	  .env = { "DSM_POLL_US=20" } },			/* before it sleeps */
 	{ .name = "t_homewrite",  .args = { "100" } },		/* ROUNDS */
+	{ .name = "t_lockfifo" },				/* asks 100 ms apart */
 };
 #define NPROGS ((int)(sizeof(progs) / sizeof(progs[0])))
 
