@@ -40,8 +40,8 @@ enum dsm_msg_type {
 	DSM_MSG_PROTO_LAST = DSM_WT_RUNTIME + 23,
 	/* synchronization */
 	DSM_MSG_LOCK_ACQ,	/* arg0 lock, arg1 token; -> manager */
-	DSM_MSG_LOCK_GRANT,	/* arg0 lock, arg1 token; manager -> acquirer */
-	DSM_MSG_LOCK_REL,	/* arg0 lock; holder -> manager */
+	DSM_MSG_LOCK_GRANT,	/* arg0 lock, arg1 token; the token's last holder -> acquirer */
+	DSM_MSG_LOCK_FWD,	/* arg0 lock, aux acquirer, arg1 its token; manager -> the last to ask */
 	DSM_MSG_BARRIER_ARRIVE,	/* arg0 epoch; -> node 0 */
 	DSM_MSG_BARRIER_DONE,	/* arg0 epoch; node 0 -> all */
 	/* sync messages carry the sender's vector time, then write notices

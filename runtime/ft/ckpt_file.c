@@ -31,7 +31,7 @@
 #include "runtime/ft/ft.h"
 
 #define CK_MAGIC	"DSMCKPT"
-#define CK_VERSION	1
+#define CK_VERSION	2	/* 2: the locks as tokens (sync.tokens) */
 #define CK_NODE		1
 #define CK_MANIFEST	2
 

@@ -16,17 +16,14 @@ int dsm_sync_init(struct dsm_rt *rt)
 	const char *delay;
 
 	pthread_mutex_init(&s->lock, NULL);
-	s->mgr = calloc(DSM_MAX_LOCKS, sizeof(*s->mgr));
-	s->held = calloc(DSM_MAX_LOCKS, sizeof(*s->held));
-	s->held_vc = calloc((size_t)DSM_MAX_LOCKS * (size_t)rt->nnodes, sizeof(uint64_t));
-	s->lock_vc = calloc((size_t)DSM_MAX_LOCKS * (size_t)rt->nnodes, sizeof(uint64_t));
+	s->locks = calloc(DSM_MAX_LOCKS, sizeof(*s->locks));
+	s->rel_vc = calloc((size_t)DSM_MAX_LOCKS * (size_t)rt->nnodes, sizeof(uint64_t));
 	s->bar_arrive_vc = calloc((size_t)rt->nnodes * (size_t)rt->nnodes, sizeof(uint64_t));
-	if (!s->mgr || !s->held || !s->held_vc || !s->lock_vc || !s->bar_arrive_vc) {
+	if (!s->locks || !s->rel_vc || !s->bar_arrive_vc) {
 		dsm_sync_fini(rt);
 		return -ENOMEM;
 	}
-	for (int i = 0; i < DSM_MAX_LOCKS; i++)
-		s->mgr[i].holder = -1;
+	dsm_lock_init(rt);
 	/* For libdsm's own tests only (t_lockvc): widen a race window. */
 	if ((delay = getenv("DSM_TEST_RELEASE_DELAY_US")) != NULL)
 		s->test_release_delay_us = (unsigned int)strtoul(delay, NULL, 10);
@@ -38,17 +35,13 @@ void dsm_sync_fini(struct dsm_rt *rt)
 	struct dsm_sync *s = &rt->sync;
 
 	dsm_lock_fini(rt);
-	free(s->mgr);
-	free(s->held);
-	free(s->held_vc);
-	free(s->lock_vc);
+	free(s->locks);
+	free(s->rel_vc);
 	free(s->bar_arrive_vc);
 	dsm_notices_free(&s->bar_nv);
 	dsm_notices_free(&s->bar_result.nv);
-	s->mgr = NULL;
-	s->held = NULL;
-	s->held_vc = NULL;
-	s->lock_vc = NULL;
+	s->locks = NULL;
+	s->rel_vc = NULL;
 	s->bar_arrive_vc = NULL;
 }
 
@@ -122,7 +115,7 @@ void dsm_sync_barrier(struct dsm_rt *rt)
 	uint32_t seen;
 
 	dsm_iv_release(rt);
-	if (dsm_iv_collect(rt, NULL, true, &a.nv, a.vc) < 0)
+	if (dsm_iv_collect(rt, &a.nv, a.vc) < 0)
 		dsm_rt_abort(rt, "out of memory for write notices");
 	pthread_mutex_lock(&s->lock);
 	epoch = ++s->barrier_epoch;
@@ -151,7 +144,7 @@ void dsm_sync_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *
 	switch (h->type) {
 	case DSM_MSG_LOCK_ACQ:
 	case DSM_MSG_LOCK_GRANT:
-	case DSM_MSG_LOCK_REL:
+	case DSM_MSG_LOCK_FWD:
 		dsm_lock_on_message(rt, src, h, payload);
 		return;
 	case DSM_MSG_BARRIER_ARRIVE:

@@ -195,29 +195,19 @@ void dsm_iv_barrier_done(struct dsm_rt *rt, const uint64_t *vc)
 	pthread_mutex_unlock(&iv->lock);
 }
 
-/* A consistent copy of one of the node's vectors (iv.lock). */
-static void copy_vector(struct dsm_rt *rt, const uint64_t *v, uint64_t *out)
-{
-	pthread_mutex_lock(&rt->iv.lock);
-	memcpy(out, v, sizeof(uint64_t) * (size_t)rt->nnodes);
-	pthread_mutex_unlock(&rt->iv.lock);
-}
-
+/* A consistent copy (iv.lock). */
 void dsm_iv_vc(struct dsm_rt *rt, uint64_t *out)
 {
-	copy_vector(rt, rt->iv.vc, out);
-}
-
-void dsm_iv_floor(struct dsm_rt *rt, uint64_t *out)
-{
-	copy_vector(rt, rt->iv.floor, out);
+	pthread_mutex_lock(&rt->iv.lock);
+	memcpy(out, rt->iv.vc, sizeof(uint64_t) * (size_t)rt->nnodes);
+	pthread_mutex_unlock(&rt->iv.lock);
 }
 
 /*
  * The notices and the vector time are taken under one hold of iv.lock.
  * A release message says "every interval below vc happened before me, and
  * here are the notices of those you may not have seen"; whoever takes it in
- * (a lock's record, the barrier, the next holder) merges vc and from then
+ * (node 0 at a barrier, then every node it releases) merges vc and from then
  * on treats every interval below it as seen, so a notice below vc that the
  * message lacks is never invalidated for.  Taken under two holds (collect,
  * then dsm_iv_vc, as lock releases and barrier arrivals once did), another
@@ -231,33 +221,40 @@ void dsm_iv_floor(struct dsm_rt *rt, uint64_t *out)
  * lock, read an old counter and lost an update (t_counter, several
  * threads per node; t_lockvc).
  */
-int dsm_iv_collect(struct dsm_rt *rt, const uint64_t *since, bool own, struct dsm_notices *out,
-		   uint64_t *vc)
+int dsm_iv_collect(struct dsm_rt *rt, struct dsm_notices *out, uint64_t *vc)
 {
 	struct dsm_intervals *iv = &rt->iv;
 	int ret = 0;
 
 	pthread_mutex_lock(&iv->lock);
 	memcpy(vc, iv->vc, sizeof(uint64_t) * (size_t)rt->nnodes);
-	if (!iv->notices) {
-		pthread_mutex_unlock(&iv->lock);
-		return 0;
-	}
-	for (size_t i = 0; i < iv->log.n && ret == 0; i++) {
+	for (size_t i = 0; iv->notices && i < iv->log.n && ret == 0; i++) {
 		const struct dsm_notice *x = &iv->log.v[i];
-		uint64_t lo = iv->floor[x->node];
 
-		if (own) {
-			if ((int)x->node != rt->self || x->seq < iv->arrived_seq)
-				continue;
-		} else if (since && since[x->node] > lo) {
-			lo = since[x->node];
-		}
-		if (x->seq >= lo)
+		if ((int)x->node == rt->self && x->seq >= iv->arrived_seq &&
+		    x->seq >= iv->floor[x->node])
 			ret = dsm_notices_push(out, x->node, x->page, x->seq);
 	}
-	if (own)
+	if (iv->notices)
 		iv->arrived_seq = iv->vc[rt->self];
+	pthread_mutex_unlock(&iv->lock);
+	return ret;
+}
+
+int dsm_iv_notices_between(struct dsm_rt *rt, const uint64_t *since, const uint64_t *until,
+			   struct dsm_notices *out)
+{
+	struct dsm_intervals *iv = &rt->iv;
+	int ret = 0;
+
+	pthread_mutex_lock(&iv->lock);
+	for (size_t i = 0; iv->notices && i < iv->log.n && ret == 0; i++) {
+		const struct dsm_notice *x = &iv->log.v[i];
+
+		if (x->seq >= since[x->node] && x->seq >= iv->floor[x->node] &&
+		    x->seq < until[x->node])
+			ret = dsm_notices_push(out, x->node, x->page, x->seq);
+	}
 	pthread_mutex_unlock(&iv->lock);
 	return ret;
 }

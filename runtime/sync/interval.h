@@ -11,9 +11,8 @@
  *
  * Under release consistency an interval that wrote pages also leaves a
  * write notice per page: (node, interval, page).  Notices travel with lock
- * releases to the lock's manager (which keeps, per lock, the notices its
- * holders knew), with lock grants to the next holder, and with barrier
- * arrivals and releases through node 0.  At an acquire a node invalidates
+ * grants, from the releaser's log to the next holder (lock.c), and with
+ * barrier arrivals and releases through node 0.  At an acquire a node invalidates
  * exactly the pages named by notices it had not seen (seq >= vc[node]):
  * later faults fetch them from their homes, which applied the diffs before
  * the releases completed (relaxed.c).  This is lazy release consistency
@@ -21,8 +20,7 @@
  * of HLRC (Zhou, Iftode and Li, OSDI 1996).
  *
  * Bounded memory: every node knows every interval below the floor vector,
- * so notices below it are dropped everywhere (the node's log, the locks'
- * records).  The floor rises at barriers (to the vector time of the
+ * so notices below it are dropped everywhere (the node's log).  The floor rises at barriers (to the vector time of the
  * barrier before: a thread of a node may still be waiting for the last
  * barrier's release while another thread takes a lock) and by a collection
  * round through node 0 when a log grows past a bound without barriers.
@@ -115,15 +113,24 @@ void dsm_iv_barrier_done(struct dsm_rt *rt, const uint64_t *vc);
 void dsm_iv_vc(struct dsm_rt *rt, uint64_t *out);
 
 /*
- * The notices a release must carry to a lock's manager: those of the log
- * above both since (the lock's vector time when this node got it; NULL:
- * none) and the floor.  For a barrier arrival (own true): this node's own
- * notices not yet sent to a barrier.  And, in vc, this node's vector time
- * as of the same instant: the message must carry exactly the vector time
- * its notices are complete for (see dsm_iv_collect).  0 or -ENOMEM.
+ * The notices a barrier arrival carries: this node's own notices not yet
+ * sent to a barrier.  And, in vc, this node's vector time as of the same
+ * instant: the message must carry exactly the vector time its notices
+ * are complete for (see dsm_iv_collect).  0 or -ENOMEM.
  */
-int dsm_iv_collect(struct dsm_rt *rt, const uint64_t *since, bool own, struct dsm_notices *out,
-		   uint64_t *vc);
+int dsm_iv_collect(struct dsm_rt *rt, struct dsm_notices *out, uint64_t *vc);
+
+/*
+ * The notices of the log of intervals that a node with vector time since
+ * had not seen and that happened before until (since[i] <= seq <
+ * until[i], and above the floor), appended to out: what a lock's grant
+ * carries, until being the vector time of the releaser's release.  Every
+ * notice of an interval below this node's vector time stays in the log
+ * until the floor passes it, so until may be a vector time taken earlier.
+ * 0 or -ENOMEM.
+ */
+int dsm_iv_notices_between(struct dsm_rt *rt, const uint64_t *since, const uint64_t *until,
+			   struct dsm_notices *out);
 
 /* Keep from nv (appending to out) the notices a node with vector time vc
  * has not seen, except its own. */
@@ -147,8 +154,5 @@ void dsm_iv_parse(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h, cons
 /* Service thread: DSM_MSG_NOTICES and the DSM_MSG_GC_* messages. */
 void dsm_iv_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 		       const void *payload);
-
-/* The floor for pruning a lock's record (service thread or sync.lock). */
-void dsm_iv_floor(struct dsm_rt *rt, uint64_t *out);
 
 #endif /* DSM_SYNC_INTERVAL_H */

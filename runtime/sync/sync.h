@@ -2,16 +2,20 @@
 /*
  * sync.h - distributed locks and barriers.
  *
- * Locks: lock i is managed by node i % N, which grants it in FIFO order of
- * the requests it received.  Ownership is per node: any thread of the
- * holding node may release it, a node that does not hold it gets
- * -DSM_ENOTHELD.
+ * Locks: a lock is a token that passes from holder to holder.  Lock i is
+ * managed by node i % N, which remembers only the last node to ask for it
+ * and forwards each request there, to be served after that node's turn:
+ * requests are served in the order the manager received them (FIFO), a
+ * handoff costs the request and the grant (and the forward, when the
+ * manager is neither party), and a node that asks again for a token it
+ * still has (nobody asked since) sends nothing.  Ownership is per node:
+ * any thread of the holding node may release it, a node that does not
+ * hold it gets -DSM_ENOTHELD.
  * Barriers: centralized at node 0, which releases everyone once all nodes
  * have arrived at the same epoch.
  * Every lock and barrier message carries vector time and write notices
- * (interval.h): a release sends the manager what the next holder must
- * see, the manager keeps it in the lock's record and hands the holder's
- * successor the part it has not seen.
+ * (interval.h): a grant carries what happened before the lock's last
+ * release and the next holder had not seen when it asked.
  */
 #ifndef DSM_SYNC_H
 #define DSM_SYNC_H
@@ -29,12 +33,13 @@ struct dsm_rt;
 /* A thread waiting for a lock grant; lives on that thread's stack. */
 struct dsm_lock_waiter {
 	uint32_t done;			/* 0 -> 1 when granted; futex word */
+	unsigned int lock;		/* the lock it waits for */
 	uint64_t token;			/* names this waiter in the grant */
 	struct dsm_lock_waiter *next;	/* in dsm_sync.waiters */
 	struct dsm_sync_info grant;	/* what the grant carried */
 };
 
-/* A request queued at the lock's manager. */
+/* A request to serve after this node's turn with the lock. */
 struct dsm_lock_request {
 	int node;
 	uint64_t token;
@@ -42,23 +47,27 @@ struct dsm_lock_request {
 	uint64_t vc[DSM_MAX_NODES];	/* the requester's vector time */
 };
 
-/* Manager-side state of a lock managed by this node. */
-struct dsm_lock_mgr {
-	int holder;				/* node holding it, or -1 */
-	struct dsm_lock_request *head, *tail;	/* FIFO of waiting requests */
-	struct dsm_notices nv;			/* its releasers' notices above the floor */
-	size_t pruned_n;			/* nv.n after the last pruning */
+/* Where a lock's token is, as this node sees it. */
+enum dsm_token {
+	DSM_TOKEN_AWAY,		/* at another node, or on its way here */
+	DSM_TOKEN_FREE,		/* here, nobody holds it and nobody asked since */
+	DSM_TOKEN_HELD,		/* here, held by this node */
+	DSM_TOKEN_RELEASING,	/* here, its release under way */
+};
+
+/* This node's side of a lock. */
+struct dsm_lock_state {
+	enum dsm_token token;
+	int last;				/* manager: the last node to ask (-1 elsewhere) */
+	struct dsm_lock_request *head, *tail;	/* FIFO: who gets the token after us */
 };
 
 struct dsm_sync {
 	pthread_mutex_t lock;		/* guards everything below */
-	struct dsm_lock_mgr *mgr;	/* DSM_MAX_LOCKS entries (only ours used) */
-	bool *held;			/* DSM_MAX_LOCKS: this node holds lock i */
-	/* DSM_MAX_LOCKS rows of N entries each (sync_vc_row()): */
-	uint64_t *held_vc;		/* the lock's vector time at our grant (what
-					 * its record already has) */
-	uint64_t *lock_vc;		/* manager: the lock's vector time, what its
-					 * releasers knew */
+	struct dsm_lock_state *locks;	/* DSM_MAX_LOCKS entries */
+	uint64_t *rel_vc;		/* DSM_MAX_LOCKS rows of N (dsm_sync_vc_row()):
+					 * our vector time at our last release of the
+					 * lock, what a grant from here carries */
 	struct dsm_lock_waiter *waiters;	/* this node's threads awaiting grants */
 	uint64_t next_token;
 	unsigned int test_release_delay_us;	/* DSM_TEST_RELEASE_DELAY_US (lock.c) */
@@ -94,10 +103,11 @@ static inline uint64_t *dsm_sync_vc_row(uint64_t *table, int nnodes, unsigned in
 
 /* The write notices kept by this node's sync state and log (a gauge). */
 uint64_t dsm_sync_notices_held(struct dsm_rt *rt);
-/* lock.c: free the locks' records and queues. */
+/* lock.c: every token at its manager; the queues freed. */
+void dsm_lock_init(struct dsm_rt *rt);
 void dsm_lock_fini(struct dsm_rt *rt);
 /* lock.c, checkpoints: -EBUSY (logged) if this node holds or waits for a
- * lock; the records of the locks managed here, saved and restored. */
+ * lock; where the tokens are, saved and restored. */
 struct dsm_ckpt_out;
 struct dsm_ckpt_in;
 int dsm_lock_quiesce(struct dsm_rt *rt);

@@ -8,13 +8,13 @@
  * 100000), in turn (node k takes its turn when the shared counter modulo
  * N is k), each holder incrementing the counter: every release under
  * release consistency leaves a write notice, and without barriers only
- * the collection rounds (interval.h) keep the logs and the lock's record
- * from growing with the run.  Barrier phase: BARRIERS barriers (default
+ * the collection rounds (interval.h) keep the logs from growing with the
+ * run.  Barrier phase: BARRIERS barriers (default
  * 10000), every node writing its own word of a shared page in between.
  *
  * Every 1000 steps each node samples notices_held (dsm_get_stats): its
  * peak must stay below a bound that is far under what an uncollected run
- * keeps (one notice per release, so HANDOFFS on the lock's manager), and
+ * keeps (one notice per release, so HANDOFFS in every holder's log), and
  * the counter must come out exact.
  *
  * Only release consistency keeps notices: under the other models the
@@ -34,8 +34,7 @@
 const char prog[] = "t_longrun";
 
 /* Collection starts when a log holds DSM_NOTICE_GC_MIN (16384) notices;
- * the log, the lock's record and the notices in flight stay within a few
- * times that. */
+ * the log and the notices in flight stay within a few times that. */
 #define HELD_BOUND 60000
 
 static uint64_t peak;
