@@ -26,6 +26,7 @@ static void tokens_at_managers(struct dsm_rt *rt)
 		bool mine = manager_of(rt, i) == rt->self;
 
 		l->token = mine ? DSM_TOKEN_FREE : DSM_TOKEN_AWAY;
+		l->asking = 0;
 		l->last = mine ? rt->self : -1;
 	}
 }
@@ -51,6 +52,7 @@ static void wake_waiter_locked(struct dsm_rt *rt, int src, unsigned int lock_id,
 			break;
 		*pp = w->next;
 		rt->sync.locks[lock_id].token = DSM_TOKEN_HELD;
+		rt->sync.locks[lock_id].asking--;
 		memcpy(w->grant.vc, grant->vc, sizeof(grant->vc));
 		w->grant.nv = grant->nv;
 		grant->nv = (struct dsm_notices){ 0 };
@@ -170,6 +172,7 @@ int dsm_sync_lock_acquire(struct dsm_rt *rt, unsigned int lock_id)
 	w.token = ++rt->sync.next_token;
 	w.next = rt->sync.waiters;
 	rt->sync.waiters = &w;
+	l->asking++;
 	if (mgr == rt->self)
 		from = request_locked(rt, lock_id, rt->self, w.token, vc);
 	else
@@ -181,6 +184,7 @@ int dsm_sync_lock_acquire(struct dsm_rt *rt, unsigned int lock_id)
 		while (*pp != &w)
 			pp = &(*pp)->next;
 		*pp = w.next;
+		l->asking--;
 	}
 	pthread_mutex_unlock(&rt->sync.lock);
 	if (from < 0)
@@ -429,6 +433,11 @@ void dsm_lock_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *
 		wake_waiter_locked(rt, src, lock_id, h->arg1, &info);
 		break;
 	case DSM_MSG_LOCK_FWD:
+		/* We are the last to have asked: we have the token or wait for it. */
+		if (rt->sync.locks[lock_id].token == DSM_TOKEN_AWAY &&
+		    !rt->sync.locks[lock_id].asking)
+			dsm_rt_protocol_error(rt, src, "a lock request forwarded to a node that "
+					      "neither has the lock nor asked for it", lock_id);
 		ret = forward_locked(rt, lock_id, (int)h->aux, h->arg1, info.vc);
 		break;
 	}

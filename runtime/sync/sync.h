@@ -58,6 +58,7 @@ enum dsm_token {
 /* This node's side of a lock. */
 struct dsm_lock_state {
 	enum dsm_token token;
+	unsigned int asking;			/* our requests not granted yet */
 	int last;				/* manager: the last node to ask (-1 elsewhere) */
 	struct dsm_lock_request *head, *tail;	/* FIFO: who gets the token after us */
 };
