@@ -450,6 +450,12 @@ static int read_input(struct dsm_tcp *t, struct dsm_tcp_conn *c, bool borrowed)
 			}
 			if (stop)
 				return INPUT_STOP;
+			/* A borrower looks at its word after every frame, not
+			 * after a read that finds nothing (a system call
+			 * saved per reply); what is left the service thread
+			 * hears of when the loan ends. */
+			if (borrowed && delivered)
+				return delivered;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -508,11 +514,15 @@ static int dsm_tcp_wait_peer(struct dsm_tp *tp, int node, const uint32_t *word, 
 	uint64_t start = dsm_now_ns(), end = start + budget_ns;
 	/* DSM_POLL_US: poll the socket that long before sleeping in ppoll. */
 	uint64_t spin_end = start + tp->params.cfg->poll_ns;
-	bool kick, timed_out = false;
+	bool kick, timed_out = false, read_first;
 
 	if (node == tp->self || c->fd < 0 || __atomic_load_n(&c->closed, __ATOMIC_RELAXED) ||
 	    pthread_mutex_trylock(&c->rx_lock))
 		return -EAGAIN;
+	/* Not polling, and the service thread left no frame half read: a
+	 * reply asked for a moment ago is not here yet, so sleep in ppoll
+	 * at once rather than find the socket empty first. */
+	read_first = spin_end > start || c->held || c->in_body || c->next_got;
 	c->borrower = who;
 	/* The service thread stops hearing of c's input while it is lent:
 	 * else every reply would wake it too, for nothing. */
@@ -526,9 +536,10 @@ static int dsm_tcp_wait_peer(struct dsm_tp *tp, int node, const uint32_t *word, 
 		uint64_t now = dsm_now_ns();
 		struct timespec ts;
 
-		if (read_input(t, c, true) == INPUT_STOP ||
-		    __atomic_load_n(word, __ATOMIC_ACQUIRE) != val)
+		if (read_first && (read_input(t, c, true) == INPUT_STOP ||
+				   __atomic_load_n(word, __ATOMIC_ACQUIRE) != val))
 			break;
+		read_first = true;
 		if (now >= end) {
 			timed_out = true;
 			break;
