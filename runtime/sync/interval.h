@@ -12,18 +12,19 @@
  * Under release consistency an interval that wrote pages also leaves a
  * write notice per page: (node, interval, page).  Notices travel with lock
  * grants, from the releaser's log to the next holder (lock.c), and with
- * barrier arrivals and releases through node 0.  At an acquire a node invalidates
- * exactly the pages named by notices it had not seen (seq >= vc[node]):
- * later faults fetch them from their homes, which applied the diffs before
- * the releases completed (relaxed.c).  This is lazy release consistency
- * (Keleher, Cox and Zwaenepoel, ISCA 1992) with the home-based data path
- * of HLRC (Zhou, Iftode and Li, OSDI 1996).
+ * barrier arrivals and releases through node 0.  At an acquire a node
+ * invalidates exactly the pages named by notices it had not seen (seq >=
+ * vc[node]): later faults fetch them from their homes, which applied the
+ * diffs before the releases completed (relaxed.c).  This is lazy release
+ * consistency (Keleher, Cox and Zwaenepoel, ISCA 1992) with the
+ * home-based data path of HLRC (Zhou, Iftode and Li, OSDI 1996).
  *
  * Bounded memory: every node knows every interval below the floor vector,
- * so notices below it are dropped everywhere (the node's log).  The floor rises at barriers (to the vector time of the
- * barrier before: a thread of a node may still be waiting for the last
- * barrier's release while another thread takes a lock) and by a collection
- * round through node 0 when a log grows past a bound without barriers.
+ * so notices below it are dropped from every node's log.  The floor rises
+ * at barriers (to the vector time of the barrier before: a thread of a
+ * node may still be waiting for the last barrier's release while another
+ * thread takes a lock) and by a collection round through node 0 when a log
+ * grows past a bound without barriers.
  *
  * Locks, in the order they are taken: op (one sync operation's protocol
  * work at a time; may wait for the network), then lock (short; the service

@@ -17,9 +17,9 @@ static int manager_of(struct dsm_rt *rt, unsigned int lock_id)
 	return (int)(lock_id % (unsigned int)rt->nnodes);
 }
 
-/* Where every token starts: free at its lock's manager, which is also
- * the last node to have asked for it. */
-static void tokens_at_managers(struct dsm_rt *rt)
+/* Where every token starts, at init and after a restore: free at its
+ * lock's manager, which is also the last node to have asked for it. */
+void dsm_lock_init(struct dsm_rt *rt)
 {
 	for (unsigned int i = 0; i < DSM_MAX_LOCKS; i++) {
 		struct dsm_lock_state *l = &rt->sync.locks[i];
@@ -29,11 +29,6 @@ static void tokens_at_managers(struct dsm_rt *rt)
 		l->asking = 0;
 		l->last = mine ? rt->self : -1;
 	}
-}
-
-void dsm_lock_init(struct dsm_rt *rt)
-{
-	tokens_at_managers(rt);
 }
 
 /* Wake the local thread whose token was granted; it takes the grant's
@@ -373,7 +368,7 @@ int dsm_lock_restore(struct dsm_rt *rt, const struct dsm_ckpt_in *in)
 	pthread_mutex_lock(&s->lock);
 	for (unsigned int i = 0; i < DSM_MAX_LOCKS; i++)
 		drop_requests(&s->locks[i]);
-	tokens_at_managers(rt);
+	dsm_lock_init(rt);
 	memset(s->rel_vc, 0, (size_t)DSM_MAX_LOCKS * vbytes);
 	for (size_t at = 0; ret == 0 && at < len; at += rlen) {
 		struct dsm_lock_state *l;

@@ -104,7 +104,7 @@ static inline uint64_t *dsm_sync_vc_row(uint64_t *table, int nnodes, unsigned in
 
 /* The write notices kept by this node's sync state and log (a gauge). */
 uint64_t dsm_sync_notices_held(struct dsm_rt *rt);
-/* lock.c: every token at its manager; the queues freed. */
+/* lock.c: every token at its manager (init); the queues freed (fini). */
 void dsm_lock_init(struct dsm_rt *rt);
 void dsm_lock_fini(struct dsm_rt *rt);
 /* lock.c, checkpoints: -EBUSY (logged) if this node holds or waits for a
