@@ -120,7 +120,7 @@ void dsm_rt_send(struct dsm_rt *rt, int node, uint8_t type, uint32_t aux, uint64
  * Send page (this node's runtime view of it) to node, with a header of
  * the given type: the receiving node finds the bytes already in its own
  * runtime view of the page when the message is delivered (payload points
- * there), with no copy out of a receive buffer.  So a node is sent a page
+ * there): the runtime copies nothing.  So a node is sent a page
  * only while its application's view of that page is closed: the bytes
  * land before its protocol sees the message.  As dsm_rt_send otherwise.
  */

@@ -52,6 +52,7 @@ struct tnode {
 	struct rec *log;
 	unsigned int nlog;	/* written by the progress thread only */
 	int lost_node;		/* -1, or the node peer_lost named */
+	uint32_t word;		/* counts SAFE_TYPE messages delivered (wait_peer) */
 	pthread_t opener, progress;
 	bool progressing;
 	bool stop;
@@ -71,6 +72,16 @@ static uint32_t sum_of(const void *p, size_t len)
 	return s;
 }
 
+/* The one type a thread in wait_peer may deliver itself: a "reply". */
+#define SAFE_TYPE (DSM_WT_RUNTIME + 7)
+
+static bool waiter_safe(void *ctx, uint8_t type, enum dsm_waiter who)
+{
+	(void)ctx;
+	(void)who;
+	return type == SAFE_TYPE;
+}
+
 static void deliver(void *ctx, int src, const struct dsm_wire_hdr *h, const void *payload)
 {
 	struct tnode *n = ctx;
@@ -82,6 +93,8 @@ static void deliver(void *ctx, int src, const struct dsm_wire_hdr *h, const void
 			   .arg0 = h->arg0, .arg1 = h->arg1, .payload = payload,
 			   .sum = sum_of(payload, h->len) };
 	__atomic_store_n(&n->nlog, n->nlog + 1, __ATOMIC_RELEASE);
+	if (h->type == SAFE_TYPE)
+		__atomic_store_n(&n->word, n->word + 1, __ATOMIC_RELEASE);
 }
 
 static void peer_lost(void *ctx, int node, const char *why)
@@ -109,7 +122,7 @@ static void *opener(void *arg)
 	struct tnode *n = arg;
 	struct dsm_tp_params p = {
 		.cfg = &n->cfg, .max_payload = MAX_PAYLOAD,
-		.deliver = deliver, .peer_lost = peer_lost, .ctx = n,
+		.deliver = deliver, .peer_lost = peer_lost, .waiter_safe = waiter_safe, .ctx = n,
 	};
 
 	n->open_ret = dsm_config_parse(&n->cfg, getter, n);
@@ -506,6 +519,115 @@ START_TEST(test_read_page)
 }
 END_TEST
 
+/* ---------- a thread that waits for a reply ---------- */
+
+/* Node 1's three messages of round r: a reply (a page frame or a plain
+ * payload), one the waiter may not deliver, then another reply, of sizes
+ * from nothing to more than a transport reads ahead. */
+static void send_round(int r)
+{
+	static unsigned char buf[3][20000];
+	struct dsm_wire_hdr reply = { .type = SAFE_TYPE, .arg0 = (uint64_t)r % NPAGES, .arg1 = 1 };
+	struct dsm_wire_hdr other = { .type = DSM_WT_RUNTIME + 8, .arg1 = 2 };
+	struct dsm_wire_hdr late = { .type = SAFE_TYPE, .arg1 = 3 };
+	size_t other_len = (size_t)r * 7 % 3000, late_len = (size_t)(r % 4) * 6000;
+	char *page = nodes[1].region + (size_t)(r % NPAGES) * PAGE;
+
+	if (r % 2) {
+		fill((unsigned char *)page, PAGE, (unsigned int)r);
+		ck_assert_int_eq(dsm_tp_send_page(nodes[1].tp, 0, &reply, page, PAGE), 0);
+	} else {
+		fill(buf[0], (size_t)r % 300, (unsigned int)r);
+		ck_assert_int_eq(dsm_tp_send(nodes[1].tp, 0, &reply, buf[0], (size_t)r % 300), 0);
+	}
+	fill(buf[1], other_len, (unsigned int)r + 1);
+	ck_assert_int_eq(dsm_tp_send(nodes[1].tp, 0, &other, buf[1], other_len), 0);
+	fill(buf[2], late_len, (unsigned int)r + 2);
+	ck_assert_int_eq(dsm_tp_send(nodes[1].tp, 0, &late, buf[2], late_len), 0);
+}
+
+static void *send_round_later(void *arg)
+{
+	usleep(300);
+	send_round((int)(intptr_t)arg);
+	return NULL;
+}
+
+/* Node 0's log from entry 3r on holds round r, in order and intact. */
+static void check_round(int r)
+{
+	static unsigned char expect[20000];
+	struct rec *e = &nodes[0].log[3 * r];
+	size_t len;
+
+	ck_assert_uint_eq(e[0].type, SAFE_TYPE);
+	ck_assert_uint_eq(e[0].arg1, 1);
+	if (r % 2) {
+		ck_assert_uint_eq(e[0].len, PAGE);
+		ck_assert_ptr_eq(e[0].payload, nodes[0].region + (size_t)(r % NPAGES) * PAGE);
+		len = PAGE;
+	} else {
+		len = (size_t)r % 300;
+		ck_assert_uint_eq(e[0].len, len);
+	}
+	fill(expect, len, (unsigned int)r);
+	ck_assert_uint_eq(e[0].sum, sum_of(expect, len));
+	len = (size_t)r * 7 % 3000;
+	fill(expect, len, (unsigned int)r + 1);
+	ck_assert_uint_eq(e[1].type, DSM_WT_RUNTIME + 8);
+	ck_assert_uint_eq(e[1].len, len);
+	ck_assert_uint_eq(e[1].sum, sum_of(expect, len));
+	len = (size_t)(r % 4) * 6000;
+	fill(expect, len, (unsigned int)r + 2);
+	ck_assert_uint_eq(e[2].type, SAFE_TYPE);
+	ck_assert_uint_eq(e[2].arg1, 3);
+	ck_assert_uint_eq(e[2].len, len);
+	ck_assert_uint_eq(e[2].sum, sum_of(expect, len));
+}
+
+/*
+ * wait_peer: a thread that waits for a word borrows the connection and
+ * delivers its reply itself, once; what came with or after the reply,
+ * read or not, is left to the service thread, which delivers it in order
+ * although no new input arrives to wake it (node 1 sends nothing more).
+ * Half the rounds are sent before the wait (all read at once), half while
+ * the waiter sleeps.
+ */
+START_TEST(test_wait_peer_hands_back)
+{
+	enum { ROUNDS = 200 };
+
+	job_open(2, false);
+	start_progress(&nodes[1]);
+	if (!nodes[0].tp->ops->wait_peer) {
+		job_close();
+		return;
+	}
+	for (int r = 0; r < ROUNDS; r++) {
+		uint32_t val = __atomic_load_n(&nodes[0].word, __ATOMIC_ACQUIRE);
+		pthread_t th;
+
+		if (r % 4 < 2) {
+			send_round(r);
+			usleep(2000);	/* all of it in node 0's socket */
+		} else {
+			pthread_create(&th, NULL, send_round_later, (void *)(intptr_t)r);
+		}
+		ck_assert_int_eq(nodes[0].tp->ops->wait_peer(nodes[0].tp, 1, &nodes[0].word, val,
+							     10000000000ull, DSM_WAITER_THREAD), 0);
+		ck_assert_uint_eq(__atomic_load_n(&nodes[0].nlog, __ATOMIC_ACQUIRE), 3u * r + 1);
+		if (r % 4 >= 2)
+			pthread_join(th, NULL);
+		start_progress(&nodes[0]);
+		wait_log(&nodes[0], 3u * r + 3);
+		stop_progress(&nodes[0]);
+		check_round(r);
+	}
+	ck_assert_uint_eq(nodes[0].tp->counters.msgs_by_waiter, ROUNDS);
+	job_close();
+}
+END_TEST
+
 /* ---------- bursts ---------- */
 
 /* Two senders push largest-size messages at a receiver that is not
@@ -647,6 +769,7 @@ int main(void)
 		tcase_add_test(tc, test_page_from_snapshot);
 		if (dsm_transports[i]->caps & DSM_TP_CAP_READ)
 			tcase_add_test(tc, test_read_page);
+		tcase_add_test(tc, test_wait_peer_hands_back);
 		tcase_add_test(tc, test_burst_to_a_slow_receiver);
 		tcase_add_test(tc, test_peer_lost);
 		tcase_add_test(tc, test_shutdown_is_orderly);

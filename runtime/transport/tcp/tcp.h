@@ -34,12 +34,12 @@ struct dsm_tcp_conn {
 	 * itself.  A borrower delivers only the types the runtime says are
 	 * safe where it waits (params.waiter_safe, borrower); it leaves the first other frame
 	 * read but not delivered (held), or its header read but not started,
-	 * for the service thread, and ends the loan.  A frame is read as its header, then
-	 * its body straight into place: a runtime payload into in, a page
-	 * (DSM_WT_PAGE) into the registered region, so that no page is ever
-	 * copied out of a receive buffer.  Each read also asks for the next
-	 * frame's header, so that a stream of small frames costs one recv
-	 * each.
+	 * for the service thread, and ends the loan.  Each read takes the
+	 * rest of the body being read straight into place (a runtime
+	 * payload into in, a page, DSM_WT_PAGE, into the registered region),
+	 * and up to LOOKAHEAD bytes past it into la: the next frames' headers,
+	 * and bodies that are small or a page, copied from there into place.
+	 * So a frame that came whole costs one recv.
 	 */
 	struct dsm_wire_hdr next;	/* the header being read */
 	size_t next_got;		/* bytes of it read so far */
@@ -50,6 +50,8 @@ struct dsm_tcp_conn {
 	int body_cnt;
 	size_t body_len, body_got;
 	char *in;			/* max_payload bytes */
+	char *la;			/* look-ahead: LOOKAHEAD bytes */
+	size_t la_off, la_len;		/* its bytes not yet taken */
 	pthread_mutex_t rx_lock;	/* the input side above */
 	bool held;			/* cur read whole, to be delivered by the service thread */
 	enum dsm_waiter borrower;	/* where the thread that borrowed the input waits */
