@@ -83,6 +83,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -891,14 +892,28 @@ static int is_net_floor(enum mb_floor_id f)
 	return f == FL_TCP64 || f == FL_TCP4K || f == FL_RDMA64 || f == FL_RDMA4K;
 }
 
+/* How the measuring node may be placed: the floors mean most when each
+ * node has a CPU of its own, as it would on its own machine. */
+static const char *placement(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return "placement unknown";
+	if (CPU_COUNT(&set) == 1)
+		return "node 1 bound to one CPU";
+	return "nodes not bound to CPUs: see the note on placement below";
+}
+
 static void print_table(struct mb *mb)
 {
 	const struct mb_shared *sh = mb->sh;
 	int i;
 
 	printf("libdsm microbench: 2 nodes, %s consistency, page %zu B, %d rounds x %d samples\n"
-	       "(median = median over rounds of each round's median; p90 likewise; node 1 measures)\n\n",
-	       bench_model_name(dsm_consistency()), mb->page, mb->rounds, mb->samples);
+	       "(median = median over rounds of each round's median; p90 likewise; node 1 measures;\n"
+	       "%s)\n\n",
+	       bench_model_name(dsm_consistency()), mb->page, mb->rounds, mb->samples, placement());
 
 	printf("%-50s %10s %10s\n", "floor", "median us", "p90 us");
 	for (i = 0; i < FL_NR; i++) {
@@ -961,8 +976,12 @@ static void print_table(struct mb *mb)
 	}
 	printf("\nx floor: median / the floor's median; fault = SIGSEGV+mprotect cycle, tcp64/tcp4k =\n"
 	       "TCP round trip of 64 B / 4 KiB; rdma64/rdma4k = verbs SEND/RECV round trip.  Loopback TCP\n"
-	       "depends on whether the scheduler runs the two nodes on one CPU or two, so compare ratios\n"
-	       "within a run, not floors across runs.  Under emulation (the guest) only ratios mean anything.\n"
+	       "depends on whether the scheduler runs the two ends on one CPU (a context switch) or on two\n"
+	       "(a wake-up across CPUs, 3 x slower on a VM): unbound, the floor's two processes may share a\n"
+	       "CPU while the runtime's threads do not, and the ratios mean little.  Placement: run with\n"
+	       "dsmrun --bind core (run-microbench.sh does), one node per core, as on separate machines.\n"
+	       "Compare ratios within a run, not floors across runs.  Under emulation (the guest) only\n"
+	       "ratios mean anything.\n"
 	       "msgs/bytes per op: job-wide counts from dsm_get_stats (sent + received by node 1).\n");
 	if (dsm_consistency() == DSM_RELEASE)
 		printf("Release consistency: no page owners.  A write to a cached copy makes a twin (d),\n"

@@ -13,6 +13,10 @@
 # after "--" goes to microbench (for example: -- -r 7 -s 500).
 # DSM_CONSISTENCY picks the model (libdsm's default: release); the table's
 # first line names it, and run-models.sh runs it under all three.
+# Each node is bound to a core of its own (dsmrun --bind core) when this
+# machine has 2 or more and hwloc is built in: a floor and an operation
+# then cross CPUs alike, as between machines.  DSM_BENCH_BIND=none (or
+# numa) overrides.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,8 +39,15 @@ for f in "$dsmrun" "$microbench" "$barrierbench"; do
 	fi
 done
 
+bind=${DSM_BENCH_BIND:-core}
+if [ "$bind" = core ] && { [ "$(nproc)" -lt 2 ] ||
+	! grep -q '^#define HAVE_HWLOC 1' "$builddir/config.h" 2>/dev/null; }; then
+	echo "run-microbench.sh: nodes not bound (one CPU, or dsmrun built without hwloc)" >&2
+	bind=none
+fi
+
 # Each node's summary (DSM_STATS=1) would interleave with the table.
 unset DSM_STATS
-"$dsmrun" -n 2 "$microbench" "$@"
+"$dsmrun" --bind "$bind" -n 2 "$microbench" "$@"
 # The barrier has its own line: microbench is a 2-node program.
-"$dsmrun" -n 4 "$barrierbench"
+"$dsmrun" --bind "$bind" -n 4 "$barrierbench"
