@@ -116,6 +116,8 @@ row "DSMRUN_RSH not executable" 127 "cannot execute /nonexistent/ssh (the comman
 if [ -x "$bench" ]; then
 	row "dsm-bench --launcher mpi" 2 "--launcher: 'mpi' is neither local nor srun" "$bench" --build "$top_build" --launcher mpi
 	row "dsm-bench --root-host without srun" 2 "--root-host goes with --launcher srun" "$bench" --build "$top_build" --root-host a
+	row "dsm-bench --bind socket" 2 "--bind: 'socket' is neither numa, core nor none" "$bench" --build "$top_build" --bind socket
+	row "dsm-bench --bind with --netns" 2 "--bind goes with the local launcher without --netns" "$bench" --build "$top_build" --bind core --netns
 fi
 
 # ---------------------------------------------------- variables (dsm_init)
