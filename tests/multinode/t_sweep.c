@@ -47,6 +47,10 @@ static const unsigned strides[] = { 1, 2, 3, 4, 7, 16 };
 
 static size_t ps;
 
+/* The far sweep's stride: above relaxed.c's STRIDE_MAX (16), below a
+ * manager block, so that a run does not end for a home not known. */
+#define FAR_STRIDE 40
+
 /* Pages per manager block with first-touch homes at the default
  * DSM_HOME_BLOCK (DSM_FT_MANAGER_BLOCK in protocol.h). */
 #define MANAGER_BLOCK 64
@@ -101,7 +105,7 @@ int main(int argc, char **argv)
 {
 	const char *model, *homes;
 	unsigned pages, rounds;
-	size_t total = 0, base[NSTRIDES];
+	size_t total = 0, base[NSTRIDES], far;
 	int me, nodes, relaxed, first_touch;
 	char *heap;
 
@@ -122,6 +126,8 @@ int main(int argc, char **argv)
 		base[i] = total;
 		total += (size_t)pages * strides[i];
 	}
+	far = total;
+	total += (size_t)pages * FAR_STRIDE;
 	heap = dsm_alloc_collective(total * ps);
 	if (!heap)
 		fail("dsm_alloc_collective of %zu pages failed", total);
@@ -194,6 +200,40 @@ int main(int argc, char **argv)
 			if (relaxed && first_touch && pass == 1 && got > pages / run_cap() + 1)
 				fail("reading %u pages again took %llu messages: no runs from "
 				     "history", pages, (unsigned long long)got);
+		}
+		dsm_barrier();
+	}
+
+	/*
+	 * Far: node 0 rewrites a column of 2-page blocks, FAR_STRIDE pages
+	 * apart, twice; the others read it after each.  The first pass
+	 * teaches them the homes; in the second, every copy was lost to the
+	 * rewrite and comes back in runs down the column (far_evidence).
+	 */
+	for (int pass = 0; pass < 2; pass++) {
+		if (me == 0)
+			for (size_t k = 0; k < 2 * (size_t)pages; k++) {
+				size_t q = far + k / 2 * FAR_STRIDE + k % 2;
+
+				write_page(heap + q * ps, rounds + 2 + (unsigned)pass, q);
+			}
+		dsm_barrier();
+		if (me != 0) {
+			uint64_t before = stat_of(0), got;
+
+			for (size_t k = 0; k < 2 * (size_t)pages; k++) {
+				size_t q = far + k / 2 * FAR_STRIDE + k % 2;
+
+				check_page(heap + q * ps, rounds + 2 + (unsigned)pass, q, FAR_STRIDE);
+			}
+			got = stat_of(0) - before;
+			if (getenv("T_SWEEP_VERBOSE"))
+				fprintf(stderr, "node %d far pass %d: %llu messages\n", me, pass,
+					(unsigned long long)got);
+			if (relaxed && first_touch && pass == 1 && got > 3 * pages / run_cap() + 4)
+				fail("reading a column of %u blocks %d pages apart took %llu "
+				     "messages: no runs down it", pages, FAR_STRIDE,
+				     (unsigned long long)got);
 		}
 		dsm_barrier();
 	}

@@ -65,6 +65,9 @@
 #define RX_WRITTEN	16u	/* at the home: written at least once (else zero everywhere) */
 #define RX_SHARED	32u	/* at the home: fetched by a node since the last release */
 
+/* How many remote read faults far_evidence remembers. */
+#define RECENT_FAULTS 8
+
 struct rx_batch {
 	char *buf;		/* {u32 page, u32 len, diff} entries for one home */
 	size_t len;
@@ -95,6 +98,11 @@ struct relaxed {
 	uint16_t *fetched_in;		/* per page: STAMP_HAD | the epoch its last copy arrived
 					 * in (mod 2^15), or 0: never (atomic: read as hints) */
 	uint32_t epoch;			/* acquires so far (sweep evidence is recent, see there) */
+	/* The last remote read faults' pages and the strides of the runs
+	 * they fetched (far_evidence): hints, written without locks. */
+	size_t recent_page[RECENT_FAULTS];
+	size_t recent_stride[RECENT_FAULTS];
+	uint32_t recent_next;
 	uint32_t acks_pending;		/* DIFFS messages not yet acknowledged; futex word */
 	uint32_t checks_pending;	/* replies whose pages are not yet closed (answer_read);
 					 * futex word */
@@ -337,7 +345,22 @@ void dsm_rx_drop_all(struct dsm_rt *rt)
  * other pages' state without their locks: only a hint.
  */
 #define STRIDE_MAX 16
+#define STRIDE_FAR 1024		/* the longest stride of a fetch (far_evidence) */
 typedef bool (*sweep_fn)(struct dsm_rt *rt, size_t q, int arg);
+
+/* How many pages page - s, page - 2s, ... like() says the sweep has done
+ * (at most cap), if ahead() says page + s is still to come; else 0. */
+static size_t row_at(struct dsm_rt *rt, size_t page, size_t s, size_t cap, sweep_fn like,
+		     sweep_fn ahead, int arg)
+{
+	size_t k = 0;
+
+	if (page + s >= rt->dir.npages || !ahead(rt, page + s, arg))
+		return 0;
+	while (k < cap && page >= s * (k + 1) && like(rt, page - s * (k + 1), arg))
+		k++;
+	return k;
+}
 
 static size_t sweep_evidence(struct dsm_rt *rt, size_t page, size_t cap, sweep_fn like,
 			     sweep_fn ahead, int arg, size_t *stride)
@@ -346,12 +369,8 @@ static size_t sweep_evidence(struct dsm_rt *rt, size_t page, size_t cap, sweep_f
 
 	*stride = 1;
 	for (size_t s = 1; s <= STRIDE_MAX && best < cap; s++) {
-		size_t k = 0;
+		size_t k = row_at(rt, page, s, cap, like, ahead, arg);
 
-		if (page + s >= rt->dir.npages || !ahead(rt, page + s, arg))
-			continue;
-		while (k < cap && page >= s * (k + 1) && like(rt, page - s * (k + 1), arg))
-			k++;
 		if (k > best) {
 			best = k;
 			*stride = s;
@@ -640,13 +659,60 @@ static size_t history_run(struct dsm_rt *rt, size_t page, size_t cap, int home)
 	return n;
 }
 
+/*
+ * A sweep at a stride beyond STRIDE_MAX: down a column of blocks whose
+ * rows are longer than that.  lu reads column K of its 8 KiB blocks in
+ * step K, 64 pages apart on 2 nodes, two pages of each block: it fetched
+ * them one page per fault (1,054 faults, slower on 2 nodes than on 1).
+ * Trying every stride up to STRIDE_FAR at every fault would cost more than
+ * it saves, so the strides tried are those from the last remote read
+ * faults' pages to this one, and those of the runs they fetched (a run
+ * fetched in one fault leaves a single fault behind it).  The evidence
+ * is sweep_evidence's; the shortest stride wins among equals.
+ */
+static size_t far_evidence(struct dsm_rt *rt, size_t page, size_t cap, int home, size_t *stride)
+{
+	struct relaxed *rx = rx_of(rt);
+	size_t cand[2 * RECENT_FAULTS], ncand = 0, best = 0;
+
+	for (int i = 0; i < RECENT_FAULTS; i++) {
+		size_t q = __atomic_load_n(&rx->recent_page[i], __ATOMIC_RELAXED);
+		size_t two[2] = { q < page ? page - q : 0,
+				  __atomic_load_n(&rx->recent_stride[i], __ATOMIC_RELAXED) };
+
+		for (int j = 0; j < 2; j++) {
+			size_t s = two[j], c = 0;
+
+			while (c < ncand && cand[c] != s)
+				c++;
+			if (s > STRIDE_MAX && s <= STRIDE_FAR && c == ncand)
+				cand[ncand++] = s;
+		}
+	}
+	for (size_t c = 0; c < ncand; c++) {
+		size_t k = row_at(rt, page, cand[c], cap, cached_with_home, missing_with_home, home);
+
+		if (k > best || (k && k == best && cand[c] < *stride)) {
+			best = k;
+			*stride = cand[c];
+		}
+	}
+	return best;
+}
+
 static size_t plan_run_locked(struct dsm_rt *rt, int home, size_t page, size_t *stride)
 {
 	struct relaxed *rx = rx_of(rt);
-	size_t n = 1, max, again;
+	size_t n = 1, max, again, far, far_stride = 0;
+	uint32_t slot;
 
 	max = sweep_evidence(rt, page, run_max(rx), cached_with_home, missing_with_home, home,
 			     stride);
+	far = far_evidence(rt, page, run_max(rx), home, &far_stride);
+	if (far > max) {
+		max = far;
+		*stride = far_stride;
+	}
 	again = history_run(rt, page, run_max(rx), home);
 	if (again > max) {
 		max = again;
@@ -671,6 +737,9 @@ static size_t plan_run_locked(struct dsm_rt *rt, int home, size_t page, size_t *
 			break;
 		n++;
 	}
+	slot = __atomic_fetch_add(&rx->recent_next, 1, __ATOMIC_RELAXED) % RECENT_FAULTS;
+	__atomic_store_n(&rx->recent_page[slot], page, __ATOMIC_RELAXED);
+	__atomic_store_n(&rx->recent_stride[slot], n > 1 ? *stride : 0, __ATOMIC_RELAXED);
 	return n;
 }
 
@@ -899,7 +968,7 @@ static size_t check_run(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h
 	size_t n = h->aux ? h->aux : 1;
 
 	*stride = h->arg1 ? h->arg1 : 1;
-	if (n > run_max(rx_of(rt)) || *stride > STRIDE_MAX ||
+	if (n > run_max(rx_of(rt)) || *stride > STRIDE_FAR ||
 	    h->arg0 + (n - 1) * *stride >= rt->dir.npages)
 		dsm_rt_protocol_error(rt, src, "a run of pages too long or beyond the heap", h->aux);
 	return n;
