@@ -342,6 +342,7 @@ static char **pool_take(struct mb *mb, int h, int n)
 static int pools_fill(struct mb *mb, size_t need)
 {
 	size_t have[2] = { 0, 0 }, chunk = 2 * need + 2, i;
+	char *last[2] = { NULL, NULL };
 	int tries;
 
 	mb->pool[0] = calloc(need, sizeof(char *));
@@ -353,14 +354,20 @@ static int pools_fill(struct mb *mb, size_t need)
 
 		if (!base)
 			return -1;
-		/* Every other page only, and handed out downwards (below):
-		 * each sample must cost one fault, not join a fetch run. */
-		for (i = 0; i < chunk; i += 2) {
+		/* No two pages of a pool next to each other, and handed out
+		 * downwards (below): each sample must cost one fault, not join
+		 * a fetch run.  (Not simply every other page: with homes
+		 * dealt page by page, DSM_HOME_BLOCK=1 as under sequential
+		 * consistency, those would all have one home.) */
+		for (i = 0; i < chunk; i++) {
 			char *p = base + i * mb->page;
 			int h = dsm_home_node(p);
 
-			if (h >= 0 && h < 2 && have[h] < need)
+			if (h >= 0 && h < 2 && have[h] < need &&
+			    (!last[h] || p != last[h] + mb->page)) {
 				mb->pool[h][have[h]++] = p;
+				last[h] = p;
+			}
 		}
 	}
 	if (have[0] < need || have[1] < need)
