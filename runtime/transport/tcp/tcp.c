@@ -483,10 +483,15 @@ static int read_input(struct dsm_tcp *t, struct dsm_tcp_conn *c, bool borrowed)
 		struct msghdr m = { .msg_iov = iov };
 		ssize_t n;
 
+		/* A borrower looks at its word after every frame it delivers:
+		 * one that ended with the last read, or one of the look-ahead. */
+		if (borrowed && delivered)
+			return delivered;
 		if ((ret = take_lookahead(t, c, borrowed, &delivered)) < 0)
 			return ret;
 		if (borrowed && delivered)
 			return delivered;
+		/* The look-ahead is empty here: the read may refill it. */
 		m.msg_iovlen = (size_t)rx_iov(c, iov);
 		n = recvmsg(c->fd, &m, MSG_DONTWAIT);
 		if (n > 0) {
