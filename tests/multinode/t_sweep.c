@@ -21,8 +21,18 @@
  * lost to the home's rewrite come back in whole runs (at the end: one
  * reply received per run's worth, plus one); and with first-touch
  * homes node 0's first initialization sends fewer home requests than an
- * eighth of the pages (one per page without claim-ahead).  Under
- * sequential consistency only the data is checked.
+ * eighth of the pages (one per page without claim-ahead).  Then lu's
+ * pattern: a column of 2-page blocks FAR_STRIDE pages apart (more than
+ * the strides a fault scans, STRIDE_MAX in relaxed.c), read again after
+ * its home rewrote it, comes back in runs down the column, under 3
+ * replies per longest run's worth of blocks, plus 4 (one per block
+ * without them).
+ *
+ * Under sequential consistency the data is checked, and on 2 nodes node
+ * 1's second read of region 1 must come in read runs (sequential.c):
+ * fewer messages than 3/4 of the pages, against one per page without
+ * them (node 0 homes and owns every other page; node 1's own take a
+ * recall each).
  *
  * Over tcp, a faulting thread reads its replies itself: each reader must
  * count some in msgs_by_waiter.
@@ -197,6 +207,13 @@ int main(int argc, char **argv)
 				check_page(heap + (base[0] + k) * ps, rounds + (unsigned)pass,
 					   base[0] + k, 1);
 			got = stat_of(0) - before;
+			if (getenv("T_SWEEP_VERBOSE"))
+				fprintf(stderr, "node %d history pass %d: %llu messages\n", me, pass,
+					(unsigned long long)got);
+			/* Sequential consistency, 2 nodes: see the top. */
+			if (!relaxed && nodes == 2 && pass == 1 && got >= 3 * (uint64_t)pages / 4)
+				fail("sequential consistency: reading %u pages took %llu messages: "
+				     "no read runs", pages, (unsigned long long)got);
 			if (relaxed && first_touch && pass == 1 && got > pages / run_cap() + 1)
 				fail("reading %u pages again took %llu messages: no runs from "
 				     "history", pages, (unsigned long long)got);

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "runtime/base/clock.h"
 #include "runtime/base/compiler.h"
@@ -48,6 +49,26 @@ struct dsm_deferred_msg {
 	struct dsm_wire_hdr hdr;	/* header only: deferred messages carry no payload */
 	int src;
 };
+
+/*
+ * Read runs: a node that reads its way through a home's pages asks for
+ * them up to SEQ_RUN_MAX at a time (plan_read_run_locked), and the home
+ * grants at once, in one reply, those it can (read_run); the others get
+ * transactions of their own.
+ */
+#define SEQ_RUN_MAX 8
+
+/* The home's copies of a run's pages, gathered for one reply (service
+ * thread only). */
+static char *seq_gather;
+
+/* Per page: STAMP_HAD | the epoch its last read-only copy arrived in
+ * (mod 2^15), or 0; epochs count acquires (read_copy).  Atomic: read as
+ * hints.  Reserved, committed where touched. */
+#define STAMP_HAD 0x8000u
+static uint16_t *seq_granted_in;
+static size_t seq_granted_len;
+static uint32_t seq_epoch;
 
 /* This protocol's own state (one runtime per process). */
 static struct dsm_deferred {
@@ -91,7 +112,8 @@ static void set_prot_locked(struct dsm_rt *rt, size_t page, enum dsm_prot prot)
 
 	if (pl->prot != prot) {
 		dsm_fault_protect(&rt->fault, page, 1, prot);
-		pl->prot = (uint8_t)prot;
+		/* atomic: read runs read it as a hint without the page lock */
+		__atomic_store_n(&pl->prot, (uint8_t)prot, __ATOMIC_RELAXED);
 	}
 }
 
@@ -106,7 +128,11 @@ static void complete_locked(struct dsm_rt *rt, size_t page, enum dsm_prot prot)
 	 * the application view; the seq bump publishes both to the waiters.
 	 */
 	set_prot_locked(rt, page, prot);
-	pl->want = 0;
+	if (prot == DSM_PROT_READ)
+		__atomic_store_n(&seq_granted_in[page],
+				 (uint16_t)(STAMP_HAD | (__atomic_load_n(&seq_epoch, __ATOMIC_RELAXED) &
+							 (STAMP_HAD - 1))), __ATOMIC_RELAXED);
+	__atomic_store_n(&pl->want, 0, __ATOMIC_RELAXED);	/* a hint for read runs too */
 	/* atomic: seq_tick reads it under the deferred lock, not the page's */
 	__atomic_store_n(&pl->hold_until_ns, dsm_now_ns() + HOLD_MAX_NS, __ATOMIC_RELAXED);
 	__atomic_store_n(&pl->seq, pl->seq + 1, __ATOMIC_RELEASE);
@@ -250,6 +276,98 @@ static void home_request_locked(struct dsm_rt *rt, size_t page, int node, enum d
 }
 
 /*
+ * The stride from a page to the next page of the same home, or 0 when
+ * runs do not apply: every nnodes-th page when homes are dealt page by
+ * page (DSM_HOME_BLOCK=1, the default), else the next page within the
+ * home block.
+ */
+static size_t same_home_stride(const struct dsm_rt *rt)
+{
+	if (rt->dir.nnodes < 2)
+		return 0;
+	return rt->dir.home_block == 1 ? (size_t)rt->dir.nnodes : 1;
+}
+
+/* q is a page of the heap with page's home: in its home block, or
+ * (homes dealt page by page) any page dealt to the same node. */
+static bool same_home(const struct dsm_rt *rt, size_t page, size_t q)
+{
+	if (q >= rt->dir.npages)
+		return false;
+	if (rt->dir.home_block == 1)
+		return dsm_dir_home(&rt->dir, q) == dsm_dir_home(&rt->dir, page);
+	return q / rt->dir.home_block == page / rt->dir.home_block;
+}
+
+/*
+ * A read-only copy that arrived in this epoch or the one before (an
+ * epoch ends at each acquire, seq_acquire): copies kept from an earlier
+ * phase line up with a sweep by chance.  lu's columns did so: kept blocks
+ * made later blocks look next, their owner then had to invalidate every
+ * such copy when it wrote them, and lu on 4 nodes sent twice the
+ * messages.  A hint: no locks.
+ */
+static bool read_copy(const struct dsm_rt *rt, size_t q)
+{
+	uint16_t stamp = __atomic_load_n(&seq_granted_in[q], __ATOMIC_RELAXED);
+	uint32_t epoch = __atomic_load_n(&seq_epoch, __ATOMIC_RELAXED);
+
+	return __atomic_load_n(&rt->dir.local[q].prot, __ATOMIC_RELAXED) == DSM_PROT_READ &&
+	       (stamp & STAMP_HAD) && ((epoch - stamp) & (STAMP_HAD - 1)) <= 1;
+}
+
+static bool missing(const struct dsm_rt *rt, size_t q)
+{
+	const struct dsm_page_local *pq = &rt->dir.local[q];
+
+	return __atomic_load_n(&pq->prot, __ATOMIC_RELAXED) == DSM_PROT_NONE &&
+	       !__atomic_load_n(&pq->want, __ATOMIC_RELAXED);
+}
+
+/*
+ * A read sweep through a home's pages: the k pages before page at the
+ * same-home stride are read-only copies here (pages this node writes are
+ * no evidence), and the next one is missing.  Then the next missing pages
+ * at that stride join this request, up to k pages in all and SEQ_RUN_MAX
+ * (runs grow 1, 1, 2, 4, 8 along a sweep, and a short read fetches
+ * nothing it did not touch, as under release consistency).  The joining
+ * pages are marked wanted; their locks are only tried (page's is held).
+ * Returns how many pages, page included; *stride their stride.  Page
+ * lock held; fault path.
+ */
+static size_t plan_read_run_locked(struct dsm_rt *rt, size_t page, size_t *stride)
+{
+	size_t s = same_home_stride(rt), k = 0, n = 1, cap = SEQ_RUN_MAX;
+
+	*stride = s;
+	if (!s)
+		return 1;
+	if (cap * rt->heap.page_size > dsm_rt_max_payload(rt))
+		cap = dsm_rt_max_payload(rt) / rt->heap.page_size;
+	if (!same_home(rt, page, page + s) || !missing(rt, page + s))
+		return 1;
+	while (k < cap && page >= s * (k + 1) && same_home(rt, page, page - s * (k + 1)) &&
+	       read_copy(rt, page - s * (k + 1)))
+		k++;
+	while (n < k && same_home(rt, page, page + n * s)) {
+		size_t q = page + n * s;
+		struct dsm_page_local *pq = &rt->dir.local[q];
+		bool join;
+
+		if (dsm_dir_trylock(&rt->dir, q))
+			break;
+		join = pq->prot == DSM_PROT_NONE && !pq->want;
+		if (join)
+			__atomic_store_n(&pq->want, DSM_PROT_READ, __ATOMIC_RELAXED);
+		dsm_dir_unlock(&rt->dir, q);
+		if (!join)
+			break;
+		n++;
+	}
+	return n;
+}
+
+/*
  * The fault path.  Application thread, signal context: no malloc, no
  * stdio; blocking on the page's futex is allowed.  One request per page
  * per node: a thread that finds a request in flight waits for its grant.
@@ -275,9 +393,16 @@ static int seq_fault(struct dsm_rt *rt, size_t page, enum dsm_access access)
 	while (pl->prot < need) {
 		seq = pl->seq;
 		if (!pl->want) {
-			pl->want = (uint8_t)need;
+			size_t n = 1, stride = 0;
+
+			__atomic_store_n(&pl->want, (uint8_t)need, __ATOMIC_RELAXED);
+			if (home != rt->self && need == DSM_PROT_READ)
+				n = plan_read_run_locked(rt, page, &stride);
 			if (home == rt->self)
 				home_request_locked(rt, page, rt->self, need);
+			else if (n > 1)
+				dsm_rt_send(rt, home, DSM_MSG_READ_REQ, (uint32_t)n, page, stride,
+					    NULL, 0);
 			else
 				dsm_rt_send(rt, home, need == DSM_PROT_RW ? DSM_MSG_WRITE_REQ :
 					    DSM_MSG_READ_REQ, 0, page, 0, NULL, 0);
@@ -415,6 +540,110 @@ static uint64_t seq_tick(struct dsm_rt *rt)
 	}
 }
 
+/*
+ * Home: a read request for n pages, every stride-th from page (a run,
+ * plan_read_run_locked).  The pages that no other node owns (the home
+ * takes back its own, as start_locked would, unless it is holding one it
+ * was just granted) and no transaction holds, from the first on, are
+ * granted at once: src joins their copysets
+ * and one READ_REPLY brings their bytes.  Their locks are held until that
+ * reply is sent (the first taken, the others only tried), so that nothing
+ * that would invalidate them (the home's own write fault) can send its
+ * INV ahead of the reply.  Every page after the first that cannot be
+ * granted so starts a transaction of its own, as a single request would.
+ * Service thread.
+ */
+static void read_run(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
+{
+	size_t page = h->arg0, n = h->aux, stride = h->arg1, ps = rt->heap.page_size, m;
+	uint64_t bit = 1ull << src;
+
+	if (n > SEQ_RUN_MAX || n * ps > dsm_rt_max_payload(rt) || stride != same_home_stride(rt))
+		dsm_rt_protocol_error(rt, src, "a run of pages too long or at a wrong stride", n);
+	for (size_t i = 1; i < n; i++)
+		if (!same_home(rt, page, page + i * stride))
+			dsm_rt_protocol_error(rt, src, "a run of pages not all homed here", page);
+	/* The prefix granted at once: locked until its reply is sent. */
+	for (m = 0; m < n; m++) {
+		size_t q = page + m * stride;
+		struct dsm_dir_entry *e;
+
+		if (m == 0)
+			dsm_dir_lock(&rt->dir, q);
+		else if (dsm_dir_trylock(&rt->dir, q))
+			break;
+		e = dsm_dir_entry_locked(&rt->dir, q);
+		if ((e->wait_read | e->wait_write) & bit || (e->busy && e->txn_node == src))
+			dsm_rt_protocol_error(rt, src, "a second request for one page", q);
+		if (e->busy || (e->owner >= 0 && (e->owner != rt->self ||
+						   held(&rt->dir.local[q], dsm_now_ns())))) {
+			dsm_dir_unlock(&rt->dir, q);
+			break;
+		}
+		if (e->owner == rt->self)	/* the home's own: its memory is current */
+			local_recall_locked(rt, q, e, DSM_PROT_READ);
+		e->copyset |= bit;
+		memcpy(seq_gather + m * ps, dsm_heap_rt_page(&rt->heap, q), ps);
+	}
+	if (m == 1) {		/* a reply as to a single request */
+		dsm_count(rt->counters.pages_sent, 1);
+		dsm_rt_send_page(rt, src, DSM_MSG_READ_REPLY, 0, page, 0);
+		dsm_dir_unlock(&rt->dir, page);
+	} else if (m) {
+		dsm_count(rt->counters.pages_sent, m);
+		dsm_rt_send(rt, src, DSM_MSG_READ_REPLY, (uint32_t)m, page, stride, seq_gather,
+			    m * ps);
+		for (size_t i = 0; i < m; i++)
+			dsm_dir_unlock(&rt->dir, page + i * stride);
+	}
+	/* The rest: a transaction each, as single requests. */
+	for (size_t i = m; i < n; i++) {
+		size_t q = page + i * stride;
+		struct dsm_dir_entry *e;
+
+		dsm_dir_lock(&rt->dir, q);
+		e = dsm_dir_entry_locked(&rt->dir, q);
+		if ((e->wait_read | e->wait_write) & bit || (e->busy && e->txn_node == src))
+			dsm_rt_protocol_error(rt, src, "a second request for one page", q);
+		home_request_locked(rt, q, src, DSM_PROT_READ);
+		dsm_dir_unlock(&rt->dir, q);
+	}
+}
+
+/*
+ * A run's reply (read_run): aux pages, every arg1-th from arg0, their
+ * bytes one after the other in the payload, copied into place here (into
+ * the runtime's view: the application's is closed while a page is
+ * wanted).  Any thread that may deliver a fault's grant.
+ */
+static void read_run_reply(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
+			   const void *payload)
+{
+	size_t page = h->arg0, n = h->aux, stride = h->arg1, ps = rt->heap.page_size;
+
+	if (n > SEQ_RUN_MAX || stride != same_home_stride(rt) || h->len != n * ps)
+		dsm_rt_protocol_error(rt, src, "a run's reply of a wrong size or stride", n);
+	for (size_t i = 0; i < n; i++) {
+		size_t q = page + i * stride;
+		struct dsm_page_local *pq = &rt->dir.local[q];
+
+		if (!same_home(rt, page, q))
+			dsm_rt_protocol_error(rt, src, "a run's reply beyond its home's pages", q);
+		dsm_dir_lock(&rt->dir, q);
+		if (pq->want != DSM_PROT_READ || pq->prot != DSM_PROT_NONE)
+			dsm_rt_protocol_error(rt, src, "a run's page not requested", q);
+		memcpy(dsm_heap_rt_page(&rt->heap, q), (const char *)payload + i * ps, ps);
+		dsm_count(rt->counters.pages_fetched, 1);
+		complete_locked(rt, q, DSM_PROT_READ);
+		/* Only the faulting thread's page (the first) is held: no
+		 * thread waits for the others, and a hold would keep their
+		 * writers waiting for nothing. */
+		if (i > 0)
+			__atomic_store_n(&pq->hold_until_ns, 0, __ATOMIC_RELAXED);
+		dsm_dir_unlock(&rt->dir, q);
+	}
+}
+
 /* Service thread. */
 static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 			   const void *payload)
@@ -427,6 +656,10 @@ static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 	case DSM_MSG_READ_REQ:
 	case DSM_MSG_WRITE_REQ:
 		page = check_page(rt, src, h, true);
+		if (h->type == DSM_MSG_READ_REQ && h->aux > 1) {
+			read_run(rt, src, h);
+			break;
+		}
 		dsm_dir_lock(&rt->dir, page);
 		e = dsm_dir_entry_locked(&rt->dir, page);
 		if ((e->wait_read | e->wait_write) & (1ull << src) ||
@@ -486,6 +719,10 @@ static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 	case DSM_MSG_READ_REPLY:
 	case DSM_MSG_WRITE_GRANT:
 		page = check_page(rt, src, h, false);
+		if (h->type == DSM_MSG_READ_REPLY && h->aux > 1) {
+			read_run_reply(rt, src, h, payload);
+			break;
+		}
 		check_len(rt, src, h, true);
 		dsm_dir_lock(&rt->dir, page);
 		pl = &rt->dir.local[page];
@@ -517,6 +754,15 @@ static int seq_init(struct dsm_rt *rt)
 	if (!d->v)
 		return -ENOMEM;
 	d->cap = DEFERRED_CAP;
+	seq_gather = malloc(SEQ_RUN_MAX * rt->heap.page_size);
+	seq_granted_len = rt->dir.npages * sizeof(*seq_granted_in);
+	seq_granted_in = mmap(NULL, seq_granted_len, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (seq_granted_in == MAP_FAILED)
+		seq_granted_in = NULL;
+	seq_epoch = 0;
+	if (!seq_gather || !seq_granted_in)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -525,6 +771,11 @@ static void seq_fini(struct dsm_rt *rt)
 	(void)rt;
 	free(seq_deferred.v);
 	seq_deferred.v = NULL;
+	free(seq_gather);
+	seq_gather = NULL;
+	if (seq_granted_in)
+		munmap(seq_granted_in, seq_granted_len);
+	seq_granted_in = NULL;
 	seq_deferred.n = seq_deferred.cap = 0;
 }
 
@@ -539,6 +790,7 @@ static void seq_acquire(struct dsm_rt *rt, const struct dsm_notice *unseen, size
 	(void)unseen;
 	(void)n;
 	(void)all;
+	__atomic_add_fetch(&seq_epoch, 1, __ATOMIC_RELAXED);	/* read runs' evidence ages */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
