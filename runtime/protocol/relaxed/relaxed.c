@@ -56,6 +56,7 @@
 #include "runtime/ft/ft.h"
 #include "runtime/protocol/diff.h"
 #include "runtime/protocol/relaxed/relaxed.h"
+#include "runtime/protocol/sweep.h"
 
 /* dsm_page_local.flags bits */
 #define RX_TWIN		1u	/* a twin holds the page as of the interval's first write */
@@ -95,8 +96,8 @@ struct relaxed {
 	size_t max_batch;
 	char *gather;			/* a strided run's pages, copied for one reply (service thread) */
 	uint64_t *edges;		/* bit per page: an allocation begins (or ends before) it */
-	uint16_t *fetched_in;		/* per page: STAMP_HAD | the epoch its last copy arrived
-					 * in (mod 2^15), or 0: never (atomic: read as hints) */
+	uint16_t *fetched_in;		/* per page: the stamp of the epoch its last copy
+					 * arrived in (sweep.h; atomic: read as hints) */
 	uint32_t epoch;			/* acquires so far (sweep evidence is recent, see there) */
 	/* The last remote read faults' pages and the strides of the runs
 	 * they fetched (far_evidence): hints, written without locks. */
@@ -346,30 +347,14 @@ void dsm_rx_drop_all(struct dsm_rt *rt)
  */
 #define STRIDE_MAX 16
 #define STRIDE_FAR 1024		/* the longest stride of a fetch (far_evidence) */
-typedef bool (*sweep_fn)(struct dsm_rt *rt, size_t q, int arg);
-
-/* How many pages page - s, page - 2s, ... like() says the sweep has done
- * (at most cap), if ahead() says page + s is still to come; else 0. */
-static size_t row_at(struct dsm_rt *rt, size_t page, size_t s, size_t cap, sweep_fn like,
-		     sweep_fn ahead, int arg)
-{
-	size_t k = 0;
-
-	if (page + s >= rt->dir.npages || !ahead(rt, page + s, arg))
-		return 0;
-	while (k < cap && page >= s * (k + 1) && like(rt, page - s * (k + 1), arg))
-		k++;
-	return k;
-}
-
-static size_t sweep_evidence(struct dsm_rt *rt, size_t page, size_t cap, sweep_fn like,
-			     sweep_fn ahead, int arg, size_t *stride)
+static size_t sweep_evidence(struct dsm_rt *rt, size_t page, size_t cap, dsm_sweep_fn like,
+			     dsm_sweep_fn ahead, int arg, size_t *stride)
 {
 	size_t best = 0;
 
 	*stride = 1;
 	for (size_t s = 1; s <= STRIDE_MAX && best < cap; s++) {
-		size_t k = row_at(rt, page, s, cap, like, ahead, arg);
+		size_t k = dsm_sweep_row(rt, rt->dir.npages, page, s, cap, like, ahead, arg);
 
 		if (k > best) {
 			best = k;
@@ -589,24 +574,18 @@ static size_t run_max(const struct relaxed *rx)
  * for each such copy (2,846 on 2 nodes) and the reader fetched it again
  * when it needed it (2 nodes: 4.5 -> 17 MB, 0.28 -> 0.42 s).
  */
-#define STAMP_HAD 0x8000u
-
 /* What fetched_in[q] holds once a copy of q arrived now. */
 static uint16_t stamp_now(const struct relaxed *rx)
 {
-	return (uint16_t)(STAMP_HAD |
-			  (__atomic_load_n(&rx->epoch, __ATOMIC_RELAXED) & (STAMP_HAD - 1)));
+	return dsm_sweep_stamp(__atomic_load_n(&rx->epoch, __ATOMIC_RELAXED));
 }
 
 /* Epochs since q's last copy arrived, or UINT_MAX if none ever did.  A
  * hint: no lock. */
 static unsigned copy_age(const struct relaxed *rx, size_t q)
 {
-	unsigned stamp = __atomic_load_n(&rx->fetched_in[q], __ATOMIC_RELAXED);
-
-	if (!(stamp & STAMP_HAD))
-		return UINT_MAX;
-	return (__atomic_load_n(&rx->epoch, __ATOMIC_RELAXED) - stamp) & (STAMP_HAD - 1);
+	return dsm_sweep_age(__atomic_load_n(&rx->fetched_in[q], __ATOMIC_RELAXED),
+			     __atomic_load_n(&rx->epoch, __ATOMIC_RELAXED));
 }
 
 static bool cached_with_home(struct dsm_rt *rt, size_t q, int home)
@@ -690,7 +669,8 @@ static size_t far_evidence(struct dsm_rt *rt, size_t page, size_t cap, int home,
 		}
 	}
 	for (size_t c = 0; c < ncand; c++) {
-		size_t k = row_at(rt, page, cand[c], cap, cached_with_home, missing_with_home, home);
+		size_t k = dsm_sweep_row(rt, rt->dir.npages, page, cand[c], cap, cached_with_home,
+					 missing_with_home, home);
 
 		if (k > best || (k && k == best && cand[c] < *stride)) {
 			best = k;

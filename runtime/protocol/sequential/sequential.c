@@ -29,6 +29,7 @@
 #include "runtime/base/compiler.h"
 #include "runtime/base/futex.h"
 #include "runtime/protocol/protocol.h"
+#include "runtime/protocol/sweep.h"
 
 /*
  * Hold: a node keeps a page it was just granted until a faulting thread
@@ -62,10 +63,9 @@ struct dsm_deferred_msg {
  * thread only). */
 static char *seq_gather;
 
-/* Per page: STAMP_HAD | the epoch its last read-only copy arrived in
- * (mod 2^15), or 0; epochs count acquires (read_copy).  Atomic: read as
- * hints.  Reserved, committed where touched. */
-#define STAMP_HAD 0x8000u
+/* Per page: the stamp of the epoch its last read-only copy arrived in
+ * (sweep.h); epochs count acquires (seq_acquire).  Atomic: read as hints.
+ * Reserved, committed where touched. */
 static uint16_t *seq_granted_in;
 static size_t seq_granted_len;
 static uint32_t seq_epoch;
@@ -130,8 +130,8 @@ static void complete_locked(struct dsm_rt *rt, size_t page, enum dsm_prot prot)
 	set_prot_locked(rt, page, prot);
 	if (prot == DSM_PROT_READ)
 		__atomic_store_n(&seq_granted_in[page],
-				 (uint16_t)(STAMP_HAD | (__atomic_load_n(&seq_epoch, __ATOMIC_RELAXED) &
-							 (STAMP_HAD - 1))), __ATOMIC_RELAXED);
+				 dsm_sweep_stamp(__atomic_load_n(&seq_epoch, __ATOMIC_RELAXED)),
+				 __ATOMIC_RELAXED);
 	__atomic_store_n(&pl->want, 0, __ATOMIC_RELAXED);	/* a hint for read runs too */
 	/* atomic: seq_tick reads it under the deferred lock, not the page's */
 	__atomic_store_n(&pl->hold_until_ns, dsm_now_ns() + HOLD_MAX_NS, __ATOMIC_RELAXED);
@@ -288,68 +288,61 @@ static size_t same_home_stride(const struct dsm_rt *rt)
 	return rt->dir.home_block == 1 ? (size_t)rt->dir.nnodes : 1;
 }
 
-/* q is a page of the heap with page's home: in its home block, or
- * (homes dealt page by page) any page dealt to the same node. */
-static bool same_home(const struct dsm_rt *rt, size_t page, size_t q)
+/* q is a page of the heap homed at home.  Along a run's stride (the home
+ * block's next page, or every nnodes-th page) that is: still in the home
+ * block, or dealt to the same node. */
+static bool same_home(const struct dsm_rt *rt, size_t q, int home)
 {
-	if (q >= rt->dir.npages)
-		return false;
-	if (rt->dir.home_block == 1)
-		return dsm_dir_home(&rt->dir, q) == dsm_dir_home(&rt->dir, page);
-	return q / rt->dir.home_block == page / rt->dir.home_block;
+	return q < rt->dir.npages && dsm_dir_home(&rt->dir, q) == home;
 }
 
 /*
- * A read-only copy that arrived in this epoch or the one before (an
- * epoch ends at each acquire, seq_acquire): copies kept from an earlier
- * phase line up with a sweep by chance.  lu's columns did so: kept blocks
- * made later blocks look next, their owner then had to invalidate every
- * such copy when it wrote them, and lu on 4 nodes sent twice the
- * messages.  A hint: no locks.
+ * The sweep's evidence (sweep.h): a read-only copy of home's that arrived
+ * in this epoch or the one before.  Copies kept from an earlier phase
+ * line up with a sweep by chance: lu's kept blocks made later blocks look
+ * next, their owner then had to invalidate every such copy when it wrote
+ * them, and lu on 4 nodes sent twice the messages.  Pages this node
+ * writes are no evidence.  A hint: no locks.
  */
-static bool read_copy(const struct dsm_rt *rt, size_t q)
+static bool read_copy(struct dsm_rt *rt, size_t q, int home)
 {
-	uint16_t stamp = __atomic_load_n(&seq_granted_in[q], __ATOMIC_RELAXED);
-	uint32_t epoch = __atomic_load_n(&seq_epoch, __ATOMIC_RELAXED);
-
-	return __atomic_load_n(&rt->dir.local[q].prot, __ATOMIC_RELAXED) == DSM_PROT_READ &&
-	       (stamp & STAMP_HAD) && ((epoch - stamp) & (STAMP_HAD - 1)) <= 1;
+	return same_home(rt, q, home) &&
+	       __atomic_load_n(&rt->dir.local[q].prot, __ATOMIC_RELAXED) == DSM_PROT_READ &&
+	       dsm_sweep_age(__atomic_load_n(&seq_granted_in[q], __ATOMIC_RELAXED),
+			     __atomic_load_n(&seq_epoch, __ATOMIC_RELAXED)) <= 1;
 }
 
-static bool missing(const struct dsm_rt *rt, size_t q)
+/* Still to come: home's page, with no copy here and none asked for. */
+static bool missing(struct dsm_rt *rt, size_t q, int home)
 {
 	const struct dsm_page_local *pq = &rt->dir.local[q];
 
-	return __atomic_load_n(&pq->prot, __ATOMIC_RELAXED) == DSM_PROT_NONE &&
+	return same_home(rt, q, home) &&
+	       __atomic_load_n(&pq->prot, __ATOMIC_RELAXED) == DSM_PROT_NONE &&
 	       !__atomic_load_n(&pq->want, __ATOMIC_RELAXED);
 }
 
 /*
  * A read sweep through a home's pages: the k pages before page at the
- * same-home stride are read-only copies here (pages this node writes are
- * no evidence), and the next one is missing.  Then the next missing pages
- * at that stride join this request, up to k pages in all and SEQ_RUN_MAX
- * (runs grow 1, 1, 2, 4, 8 along a sweep, and a short read fetches
- * nothing it did not touch, as under release consistency).  The joining
- * pages are marked wanted; their locks are only tried (page's is held).
- * Returns how many pages, page included; *stride their stride.  Page
- * lock held; fault path.
+ * same-home stride are read-only copies here (read_copy), and the next one
+ * is missing.  Then the next missing pages at that stride join this
+ * request, up to k pages in all and SEQ_RUN_MAX (runs grow 1, 1, 2, 4, 8
+ * along a sweep, and a short read fetches nothing it did not touch, as
+ * under release consistency).  The joining pages are marked wanted; their
+ * locks are only tried (page's is held).  Returns how many pages, page
+ * included; *stride their stride.  Page lock held; fault path.
  */
-static size_t plan_read_run_locked(struct dsm_rt *rt, size_t page, size_t *stride)
+static size_t plan_read_run_locked(struct dsm_rt *rt, size_t page, int home, size_t *stride)
 {
-	size_t s = same_home_stride(rt), k = 0, n = 1, cap = SEQ_RUN_MAX;
+	size_t s = same_home_stride(rt), k, n = 1, cap = SEQ_RUN_MAX;
 
 	*stride = s;
 	if (!s)
 		return 1;
 	if (cap * rt->heap.page_size > dsm_rt_max_payload(rt))
 		cap = dsm_rt_max_payload(rt) / rt->heap.page_size;
-	if (!same_home(rt, page, page + s) || !missing(rt, page + s))
-		return 1;
-	while (k < cap && page >= s * (k + 1) && same_home(rt, page, page - s * (k + 1)) &&
-	       read_copy(rt, page - s * (k + 1)))
-		k++;
-	while (n < k && same_home(rt, page, page + n * s)) {
+	k = dsm_sweep_row(rt, rt->dir.npages, page, s, cap, read_copy, missing, home);
+	while (n < k && same_home(rt, page + n * s, home)) {
 		size_t q = page + n * s;
 		struct dsm_page_local *pq = &rt->dir.local[q];
 		bool join;
@@ -397,7 +390,7 @@ static int seq_fault(struct dsm_rt *rt, size_t page, enum dsm_access access)
 
 			__atomic_store_n(&pl->want, (uint8_t)need, __ATOMIC_RELAXED);
 			if (home != rt->self && need == DSM_PROT_READ)
-				n = plan_read_run_locked(rt, page, &stride);
+				n = plan_read_run_locked(rt, page, home, &stride);
 			if (home == rt->self)
 				home_request_locked(rt, page, rt->self, need);
 			else if (n > 1)
@@ -540,6 +533,17 @@ static uint64_t seq_tick(struct dsm_rt *rt)
 	}
 }
 
+/* Home: the entry of a page src asks for, which must not be asking for it
+ * already.  Page lock held. */
+static struct dsm_dir_entry *entry_of_request_locked(struct dsm_rt *rt, int src, size_t page)
+{
+	struct dsm_dir_entry *e = dsm_dir_entry_locked(&rt->dir, page);
+
+	if ((e->wait_read | e->wait_write) & (1ull << src) || (e->busy && e->txn_node == src))
+		dsm_rt_protocol_error(rt, src, "a second request for one page", page);
+	return e;
+}
+
 /*
  * Home: a read request for n pages, every stride-th from page (a run,
  * plan_read_run_locked).  The pages that no other node owns (the home
@@ -561,7 +565,7 @@ static void read_run(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
 	if (n > SEQ_RUN_MAX || n * ps > dsm_rt_max_payload(rt) || stride != same_home_stride(rt))
 		dsm_rt_protocol_error(rt, src, "a run of pages too long or at a wrong stride", n);
 	for (size_t i = 1; i < n; i++)
-		if (!same_home(rt, page, page + i * stride))
+		if (!same_home(rt, page + i * stride, rt->self))
 			dsm_rt_protocol_error(rt, src, "a run of pages not all homed here", page);
 	/* The prefix granted at once: locked until its reply is sent. */
 	for (m = 0; m < n; m++) {
@@ -572,9 +576,7 @@ static void read_run(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
 			dsm_dir_lock(&rt->dir, q);
 		else if (dsm_dir_trylock(&rt->dir, q))
 			break;
-		e = dsm_dir_entry_locked(&rt->dir, q);
-		if ((e->wait_read | e->wait_write) & bit || (e->busy && e->txn_node == src))
-			dsm_rt_protocol_error(rt, src, "a second request for one page", q);
+		e = entry_of_request_locked(rt, src, q);
 		if (e->busy || (e->owner >= 0 && (e->owner != rt->self ||
 						   held(&rt->dir.local[q], dsm_now_ns())))) {
 			dsm_dir_unlock(&rt->dir, q);
@@ -583,13 +585,14 @@ static void read_run(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
 		if (e->owner == rt->self)	/* the home's own: its memory is current */
 			local_recall_locked(rt, q, e, DSM_PROT_READ);
 		e->copyset |= bit;
-		memcpy(seq_gather + m * ps, dsm_heap_rt_page(&rt->heap, q), ps);
 	}
 	if (m == 1) {		/* a reply as to a single request */
 		dsm_count(rt->counters.pages_sent, 1);
 		dsm_rt_send_page(rt, src, DSM_MSG_READ_REPLY, 0, page, 0);
 		dsm_dir_unlock(&rt->dir, page);
 	} else if (m) {
+		for (size_t i = 0; i < m; i++)	/* locked: the copies are final */
+			memcpy(seq_gather + i * ps, dsm_heap_rt_page(&rt->heap, page + i * stride), ps);
 		dsm_count(rt->counters.pages_sent, m);
 		dsm_rt_send(rt, src, DSM_MSG_READ_REPLY, (uint32_t)m, page, stride, seq_gather,
 			    m * ps);
@@ -599,12 +602,9 @@ static void read_run(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
 	/* The rest: a transaction each, as single requests. */
 	for (size_t i = m; i < n; i++) {
 		size_t q = page + i * stride;
-		struct dsm_dir_entry *e;
 
 		dsm_dir_lock(&rt->dir, q);
-		e = dsm_dir_entry_locked(&rt->dir, q);
-		if ((e->wait_read | e->wait_write) & bit || (e->busy && e->txn_node == src))
-			dsm_rt_protocol_error(rt, src, "a second request for one page", q);
+		entry_of_request_locked(rt, src, q);	/* checks it */
 		home_request_locked(rt, q, src, DSM_PROT_READ);
 		dsm_dir_unlock(&rt->dir, q);
 	}
@@ -620,6 +620,7 @@ static void read_run_reply(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 			   const void *payload)
 {
 	size_t page = h->arg0, n = h->aux, stride = h->arg1, ps = rt->heap.page_size;
+	int home = dsm_dir_home(&rt->dir, page);
 
 	if (n > SEQ_RUN_MAX || stride != same_home_stride(rt) || h->len != n * ps)
 		dsm_rt_protocol_error(rt, src, "a run's reply of a wrong size or stride", n);
@@ -627,7 +628,7 @@ static void read_run_reply(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 		size_t q = page + i * stride;
 		struct dsm_page_local *pq = &rt->dir.local[q];
 
-		if (!same_home(rt, page, q))
+		if (!same_home(rt, q, home))
 			dsm_rt_protocol_error(rt, src, "a run's reply beyond its home's pages", q);
 		dsm_dir_lock(&rt->dir, q);
 		if (pq->want != DSM_PROT_READ || pq->prot != DSM_PROT_NONE)
@@ -661,10 +662,7 @@ static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 			break;
 		}
 		dsm_dir_lock(&rt->dir, page);
-		e = dsm_dir_entry_locked(&rt->dir, page);
-		if ((e->wait_read | e->wait_write) & (1ull << src) ||
-		    (e->busy && e->txn_node == src))
-			dsm_rt_protocol_error(rt, src, "a second request for one page", page);
+		e = entry_of_request_locked(rt, src, page);
 		home_request_locked(rt, page, src,
 				    h->type == DSM_MSG_WRITE_REQ ? DSM_PROT_RW : DSM_PROT_READ);
 		dsm_dir_unlock(&rt->dir, page);
