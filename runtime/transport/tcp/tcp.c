@@ -309,49 +309,50 @@ static int end_frame(struct dsm_tcp *t, struct dsm_tcp_conn *c)
 	return 1;
 }
 
+/* Where the rest of the body being read goes (none if no body is being
+ * read): at most 2 iovecs. */
+static int body_rest(const struct dsm_tcp_conn *c, struct iovec *iov)
+{
+	size_t skip = c->body_got;
+	int n = 0;
+
+	for (int i = 0; c->in_body && i < c->body_cnt; i++) {
+		if (skip >= c->body[i].iov_len) {
+			skip -= c->body[i].iov_len;
+			continue;
+		}
+		iov[n].iov_base = (char *)c->body[i].iov_base + skip;
+		iov[n++].iov_len = c->body[i].iov_len - skip;
+		skip = 0;
+	}
+	return n;
+}
+
 /* The iovec of the next read: the rest of the body being read (if any),
  * then the look-ahead, which is empty when we read. */
 static int rx_iov(struct dsm_tcp_conn *c, struct iovec *iov)
 {
-	int n = 0;
+	int n = body_rest(c, iov);
 
-	if (c->in_body) {
-		size_t skip = c->body_got;
-
-		for (int i = 0; i < c->body_cnt; i++) {
-			if (skip >= c->body[i].iov_len) {
-				skip -= c->body[i].iov_len;
-				continue;
-			}
-			iov[n].iov_base = (char *)c->body[i].iov_base + skip;
-			iov[n++].iov_len = c->body[i].iov_len - skip;
-			skip = 0;
-		}
-	}
 	iov[n].iov_base = c->la;
 	iov[n++].iov_len = LOOKAHEAD;
 	return n;
 }
 
-/* Copy len bytes of the body being read, from src, to where they go. */
+/* Copy len bytes (no more than the body lacks) of the body being read,
+ * from src, to where they go. */
 static void fill_body(struct dsm_tcp_conn *c, const char *src, size_t len)
 {
-	size_t skip = c->body_got;
+	struct iovec iov[2];
+	int n = body_rest(c, iov);
 
-	for (int i = 0; i < c->body_cnt && len; i++) {
-		size_t part;
+	c->body_got += len;
+	for (int i = 0; i < n && len; i++) {
+		size_t part = iov[i].iov_len < len ? iov[i].iov_len : len;
 
-		if (skip >= c->body[i].iov_len) {
-			skip -= c->body[i].iov_len;
-			continue;
-		}
-		part = c->body[i].iov_len - skip;
-		part = part < len ? part : len;
-		memcpy((char *)c->body[i].iov_base + skip, src, part);
+		memcpy(iov[i].iov_base, src, part);
 		src += part;
 		len -= part;
-		c->body_got += part;
-		skip = 0;
 	}
 }
 
