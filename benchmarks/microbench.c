@@ -15,8 +15,11 @@
  *
  * Floors, measured in the same run so that ratios compare like with like:
  *  - a bare SIGSEGV cycle: a store to a PROT_NONE private page, a handler
- *    that mprotect()s it read-write and returns, the store retried; and one
- *    mprotect() call by itself;
+ *    that mprotect()s it read-write and returns, the store retried; the
+ *    same cycle for a store to a PROT_READ page (the bare fault under a
+ *    twin, d: the kernel must flush the old read-only entry from the TLB,
+ *    where a PROT_NONE one was never in it); and one mprotect() call by
+ *    itself;
  *  - a TCP round trip of 64 B and of 4 KiB between the two node processes
  *    over loopback, TCP_NODELAY, blocking send/recv;
  *  - where an RDMA device is, the bare verbs between the same processes
@@ -111,6 +114,7 @@
 
 enum mb_floor_id {
 	FL_FAULT,	/* SIGSEGV + handler mprotect + retry */
+	FL_WFAULT,	/* the same, a store to a read-only page */
 	FL_MPROTECT,	/* one mprotect(PROT_READ|PROT_WRITE) */
 	FL_TCP64,	/* TCP round trip, 64 B each way */
 	FL_TCP4K,	/* TCP round trip, 4 KiB each way */
@@ -149,6 +153,7 @@ static int relaxed;
 
 static const char *const floor_name[FL_NR] = {
 	[FL_FAULT]    = "SIGSEGV + mprotect(RW) in handler, full cycle",
+	[FL_WFAULT]   = "the same, a store to a read-only page",
 	[FL_MPROTECT] = "mprotect(RW) call alone",
 	[FL_TCP64]    = "TCP round trip, 64 B",
 	[FL_TCP4K]    = "TCP round trip, 4 KiB",
@@ -183,9 +188,9 @@ static const struct {
 	[OP_WINV_LOCAL]  = { "c", "write fault, invalidate 1 copy: home local", FL_TCP64,
 			     .rx_na = "a write invalidates no copy; stale copies go at acquires: h" },
 	[OP_UPG_REMOTE]  = { "d", "write upgrade of read-only page: home remote", FL_TCP64,
-			     "write to a read-only copy (twin): home remote", FL_FAULT },
-	[OP_UPG_LOCAL]   = { "d", "write upgrade of read-only page: home local", FL_FAULT,
-			     "write to a read-only page, in place: home local", FL_FAULT },
+			     "write to a read-only copy (twin): home remote", FL_WFAULT },
+	[OP_UPG_LOCAL]   = { "d", "write upgrade of read-only page: home local", FL_WFAULT,
+			     "write to a read-only page, in place: home local", FL_WFAULT },
 	[OP_LOCK_REMOTE] = { "e", "lock acquire+release, last holder remote: manager remote", FL_TCP64 },
 	[OP_LOCK_LOCAL]  = { "e", "lock acquire+release, last holder remote: manager local", FL_TCP64 },
 	[OP_BARRIER]     = { "f", "barrier, 2 nodes", FL_TCP64 },
@@ -241,7 +246,7 @@ struct mb {
 	char **pool[2];		/* pool[h]: fresh pages with home node h */
 	size_t pool_next[2];	/* next unused page of each pool */
 	double *buf;		/* one round's samples, ns */
-	double *buf2;		/* a second series taken alongside */
+	double *buf2, *buf3;	/* more series taken alongside */
 	struct mb_acc acc[Q_NR];
 	struct dsm_stats st0;	/* at the start of the current window */
 	int tcp_fd;		/* the floor's connection, or -1 */
@@ -458,13 +463,22 @@ static int floor_fault_round(struct mb *mb, int r)
 		fl_page[0] = (char)k;
 		t1 = bench_now_ns();
 		mb->buf[k] = (double)(t1 - t0);
+
+		/* The same from read-only, as under a twin. */
+		mprotect((void *)fl_page, fl_len, PROT_READ);
+		t0 = bench_now_ns();
+		fl_page[0] = (char)k;
+		t1 = bench_now_ns();
+		mb->buf3[k] = (double)(t1 - t0);
 	}
 	sigaction(SIGSEGV, &fl_saved, NULL);
 
 	round_done(mb, FL_FAULT, r, mb->buf, mb->samples);
+	round_done(mb, FL_WFAULT, r, mb->buf3, mb->samples);
 	round_done(mb, FL_MPROTECT, r, mb->buf2, mb->samples);
 	/* A floor's "ops" count its completed rounds. */
 	mb->acc[FL_FAULT].ops++;
+	mb->acc[FL_WFAULT].ops++;
 	mb->acc[FL_MPROTECT].ops++;
 	return 0;
 }
@@ -877,6 +891,8 @@ static const char *floor_short(enum mb_floor_id f)
 	switch (f) {
 	case FL_FAULT:
 		return "fault";
+	case FL_WFAULT:
+		return "wfault";
 	case FL_MPROTECT:
 		return "mprotect";
 	case FL_TCP64:
@@ -910,6 +926,45 @@ static const char *placement(void)
 	if (CPU_COUNT(&set) == 1)
 		return "node 1 bound to one CPU";
 	return "nodes not bound to CPUs: see the note on placement below";
+}
+
+/* One target line: a / (b [+ c]), or why it cannot be given. */
+static void print_target(const struct mb_shared *sh, int op, enum mb_floor_id f1, int f2,
+			 const char *what, double target)
+{
+	const struct mb_result *o = &sh->op[op];
+	const struct mb_result *a = &sh->floor[f1];
+	const struct mb_result *b = f2 >= 0 ? &sh->floor[f2] : NULL;
+	double base;
+
+	if (!o->valid || !a->valid || (b && !b->valid)) {
+		printf("  %-58s %8s\n", what, "n/a");
+		return;
+	}
+	base = a->med_us + (b ? b->med_us : 0);
+	printf("  %-58s %8.2f   (target <= %.1f: %s)\n", what, o->med_us / base, target,
+	       o->med_us / base <= target ? "met" : "not met");
+}
+
+/*
+ * The fault path's targets (issue 9 of the project's tracker), each a
+ * ratio of medians taken in this run.
+ */
+static void print_targets(const struct mb_shared *sh)
+{
+	enum mb_floor_id net4k = op_floor(OP_READ_REMOTE), net64 = op_floor(OP_LOCK_REMOTE);
+	char what[80];
+
+	printf("\ntargets (ratios of this run's medians):\n");
+	snprintf(what, sizeof(what), "a. remote read fault / (fault + %s)", floor_short(net4k));
+	print_target(sh, OP_READ_REMOTE, FL_FAULT, net4k, what, 1.3);
+	if (relaxed) {
+		print_target(sh, OP_UPG_REMOTE, FL_WFAULT, -1, "d. twin write / wfault", 1.2);
+		print_target(sh, OP_UPG_REMOTE, FL_FAULT, -1, "d. twin write / fault (the PROT_NONE cycle)",
+			     1.2);
+	}
+	snprintf(what, sizeof(what), "e. lock, manager remote / %s", floor_short(net64));
+	print_target(sh, OP_LOCK_REMOTE, net64, -1, what, 1.5);
 }
 
 static void print_table(struct mb *mb)
@@ -981,8 +1036,11 @@ static void print_table(struct mb *mb)
 			printf("\nover rdma: no verbs floors (%s)\n",
 			       mb->rdma_why ? mb->rdma_why : "a floor failed during the run");
 	}
-	printf("\nx floor: median / the floor's median; fault = SIGSEGV+mprotect cycle, tcp64/tcp4k =\n"
-	       "TCP round trip of 64 B / 4 KiB; rdma64/rdma4k = verbs SEND/RECV round trip.  Loopback TCP\n"
+	print_targets(sh);
+	printf("\nx floor: median / the floor's median; fault = SIGSEGV+mprotect cycle from PROT_NONE,\n"
+	       "wfault = the same from PROT_READ (the kernel flushes the old entry from the TLB: the bare\n"
+	       "cost under a twin); tcp64/tcp4k = TCP round trip of 64 B / 4 KiB; rdma64/rdma4k = verbs\n"
+	       "SEND/RECV round trip.  Loopback TCP\n"
 	       "depends on whether the scheduler runs the two ends on one CPU (a context switch) or on two\n"
 	       "(a wake-up across CPUs, 3 x slower on a VM): unbound, the floor's two processes may share a\n"
 	       "CPU while the runtime's threads do not, and the ratios mean little.  Placement: run with\n"
@@ -1063,6 +1121,7 @@ int main(int argc, char **argv)
 	mb.page = dsm_page_size();
 	mb.buf = calloc((size_t)mb.samples, sizeof(double));
 	mb.buf2 = calloc((size_t)mb.samples, sizeof(double));
+	mb.buf3 = calloc((size_t)mb.samples, sizeof(double));
 	for (i = 0; i < Q_NR; i++) {
 		mb.acc[i].rmed = calloc((size_t)mb.rounds, sizeof(double));
 		mb.acc[i].rp90 = calloc((size_t)mb.rounds, sizeof(double));
@@ -1070,7 +1129,7 @@ int main(int argc, char **argv)
 			mb.buf = NULL;	/* reported just below */
 	}
 	mb.sh = dsm_alloc_collective(sizeof(*mb.sh));
-	if (!mb.buf || !mb.buf2 || !mb.sh ||
+	if (!mb.buf || !mb.buf2 || !mb.buf3 || !mb.sh ||
 	    pools_fill(&mb, (relaxed ? 4 : 3) * (size_t)mb.rounds * mb.samples) < 0) {
 		/* Same sizes and allocations on both nodes: both fail here. */
 		fprintf(stderr, "microbench: node %d: out of memory for %d x %d samples (shared heap: DSM_HEAP_SIZE)\n",

@@ -43,9 +43,15 @@ for model in sequential release weak; do
 	for op in a d e f; do
 		grep -Eq "^$op\. .* [0-9]+\.[0-9]+ +[0-9]+\.[0-9]+ " "$tmp/o" || missing="$missing $op"
 	done
-	for fl in "SIGSEGV \\+ mprotect" "TCP round trip, 64 B" "TCP round trip, 4 KiB"; do
+	for fl in "SIGSEGV \\+ mprotect" "the same, a store to a read-only page" \
+		  "TCP round trip, 64 B" "TCP round trip, 4 KiB"; do
 		grep -Eq "^$fl.* [0-9]+\.[0-9]+ +[0-9]+\.[0-9]+$" "$tmp/o" || missing="$missing '$fl'"
 	done
+	# The targets, each a ratio with its verdict.
+	targets="a\\. remote read fault / \\(fault \\+ tcp4k\\)|e\\. lock, manager remote / tcp64"
+	[ "$model" = sequential ] || targets="$targets|d\\. twin write / wfault"
+	n=$(grep -Ec "^  ($targets) +[0-9]+\\.[0-9]+ +\\(target <= [0-9.]+: (met|not met)\\)$" "$tmp/o")
+	[ "$n" = "$(echo "$targets" | tr '|' '\n' | wc -l)" ] || missing="$missing targets($n)"
 	grep -Eq "^DSM_BARRIER_BENCH nodes=4 model=$model .*ratio=[0-9.]+" "$tmp/o" ||
 		missing="$missing barrierbench"
 	grep -q "^ERROR" "$tmp/o" && missing="$missing (ERROR line)"
