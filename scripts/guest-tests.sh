@@ -3,7 +3,8 @@
 # guest-tests.sh - the tests that need the guest of ../shared/tools/vm
 # (Debian's kernel: netem, Soft-RoCE rxe0, 2 NUMA nodes), run in its one
 # boot by .ci/run:
-#   1. the network-namespace test with a real `tc netem` delay on every link;
+#   1. the network-namespace test with a real `tc netem` delay on every link,
+#      and run-netem-scaling.sh (an app's time against the delay);
 #   2. the transport conformance suite, which there runs rdma too;
 #   3. the multi-node tests over DSM_TRANSPORT=rdma (tests/rdma/check_rdma.sh);
 #   4. the NUMA tests that need two domains (tests/numa/check_numa2.sh).
@@ -38,6 +39,11 @@ modprobe sch_netem 2>/dev/null
 TEST_BINDIR="$build/tests/multinode" NETNS_DELAY=${NETNS_DELAY:-2ms} \
 	bash "$top/tests/netns/check_netns.sh" 2>&1 | tee "$log"
 count netns "${PIPESTATUS[0]}" "$log"
+
+echo "guest: an app's time against netem delay (run-netem-scaling.sh)"
+TOP_BUILDDIR="$build" TOP_SRCDIR="$top" \
+	bash "$top/tests/bench/check_netem_scaling.sh" 2>&1 | tee "$log"
+count netem-scaling "${PIPESTATUS[0]}" "$log"
 
 echo "guest: transport conformance suite (loop, tcp, rdma)"
 "$build/tests/conformance/check_transports" 2>&1 | tee "$log"
