@@ -13,6 +13,9 @@
  * back between the touch and the kernel's access: the call then fails with
  * EFAULT having moved nothing (the kernel returns a short count, not EFAULT,
  * once it has moved something), so touching again and retrying is safe.
+ * At a file offset (pread, pwrite) a short count is completed: the rest is
+ * touched again and moved, as a file would have moved it all at once
+ * (DSM_IP_SLOW_AT).
  * Exception: a datagram socket (UDP) drops the datagram it could not copy,
  * as it would for a bad buffer without libdsm.
  *
@@ -277,6 +280,39 @@ static void dsm_ip_backoff(int attempt)
 		}								\
 	} while (0)
 
+/*
+ * The same for a call at a file offset, call(fd, buf, n, off) moving n
+ * bytes at buf (write: into it).  A short count means the end of the
+ * file, or a page that another node took back after some bytes moved: go
+ * on with the rest until all moved, an error, or a call that moves
+ * nothing (the end of the file), so that a count is short only where the
+ * file's would be.  An error after some bytes moved gives their count,
+ * errno as it was.
+ */
+#define DSM_IP_SLOW_AT(ret, call, fd, buf, n, off, write)			\
+	do {									\
+		int entry_errno_ = errno;					\
+		size_t done_ = 0;						\
+		for (;;) {							\
+			char *at_ = (char *)(buf) + done_;			\
+			ssize_t r_;						\
+										\
+			DSM_IP_SLOW(r_, dsm_ip_touch(at_, (n) - done_, write),	\
+				    call(fd, at_, (n) - done_, (off) + (off_t)done_)); \
+			if (r_ < 0 && done_)					\
+				errno = entry_errno_;				\
+			if (r_ < 0) {						\
+				(ret) = done_ ? (ssize_t)done_ : r_;		\
+				break;						\
+			}							\
+			done_ += (size_t)r_;					\
+			if (r_ == 0 || done_ == (n)) {				\
+				(ret) = (ssize_t)done_;				\
+				break;						\
+			}							\
+		}								\
+	} while (0)
+
 /* ---------- calling through ---------- */
 
 /*
@@ -477,7 +513,7 @@ static ssize_t dsm_ip_pread(int fd, void *buf, size_t n, off_t off)
 
 	if (likely(!dsm_ip_hits(buf, n)))
 		return dsm_ip_call_pread(fd, buf, n, off);
-	DSM_IP_SLOW(ret, dsm_ip_touch(buf, n, true), dsm_ip_call_pread(fd, buf, n, off));
+	DSM_IP_SLOW_AT(ret, dsm_ip_call_pread, fd, buf, n, off, true);
 	return ret;
 }
 
@@ -487,7 +523,7 @@ static ssize_t dsm_ip_pwrite(int fd, const void *buf, size_t n, off_t off)
 
 	if (likely(!dsm_ip_hits(buf, n)))
 		return dsm_ip_call_pwrite(fd, buf, n, off);
-	DSM_IP_SLOW(ret, dsm_ip_touch(buf, n, false), dsm_ip_call_pwrite(fd, buf, n, off));
+	DSM_IP_SLOW_AT(ret, dsm_ip_call_pwrite, fd, buf, n, off, false);
 	return ret;
 }
 
@@ -497,7 +533,7 @@ static ssize_t dsm_ip_pread64(int fd, void *buf, size_t n, off64_t off)
 
 	if (likely(!dsm_ip_hits(buf, n)))
 		return dsm_ip_call_pread64(fd, buf, n, off);
-	DSM_IP_SLOW(ret, dsm_ip_touch(buf, n, true), dsm_ip_call_pread64(fd, buf, n, off));
+	DSM_IP_SLOW_AT(ret, dsm_ip_call_pread64, fd, buf, n, off, true);
 	return ret;
 }
 
@@ -507,7 +543,7 @@ static ssize_t dsm_ip_pwrite64(int fd, const void *buf, size_t n, off64_t off)
 
 	if (likely(!dsm_ip_hits(buf, n)))
 		return dsm_ip_call_pwrite64(fd, buf, n, off);
-	DSM_IP_SLOW(ret, dsm_ip_touch(buf, n, false), dsm_ip_call_pwrite64(fd, buf, n, off));
+	DSM_IP_SLOW_AT(ret, dsm_ip_call_pwrite64, fd, buf, n, off, false);
 	return ret;
 }
 
