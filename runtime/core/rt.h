@@ -26,13 +26,13 @@
 enum dsm_msg_type {
 	/* coherence: owned by the active protocol */
 	DSM_MSG_READ_REQ = DSM_WT_RUNTIME, /* arg0 page, aux pages in the run (relaxed), arg1 their stride; requester -> home */
-	DSM_MSG_WRITE_REQ,	/* arg0 page; requester -> home */
-	DSM_MSG_RECALL,		/* arg0 page, aux prot to keep; home -> exclusive owner */
-	DSM_MSG_RECALL_REPLY,	/* arg0 page, payload the page; owner -> home */
-	DSM_MSG_INV,		/* arg0 page; home -> reader */
-	DSM_MSG_INV_ACK,	/* arg0 page; reader -> home */
+	DSM_MSG_WRITE_REQ,	/* arg0 page, aux pages in the run (sequential), arg1 their stride; requester -> home */
+	DSM_MSG_RECALL,		/* arg0 page, aux prot to keep | a run's pages by place << 8, arg1 stride; home -> exclusive owner */
+	DSM_MSG_RECALL_REPLY,	/* arg0 page, payload the page; for a run aux the pages, arg1 stride, payload their bytes; owner -> home */
+	DSM_MSG_INV,		/* arg0 page, aux a write run's pages by place (0: arg0 alone), arg1 stride; home -> reader */
+	DSM_MSG_INV_ACK,	/* as INV, the pages dropped; reader -> home */
 	DSM_MSG_READ_REPLY,	/* arg0 page, payload the page(s) (empty: never written, zero), aux, arg1 as READ_REQ; home -> requester */
-	DSM_MSG_WRITE_GRANT,	/* arg0 page, payload the page (empty: upgrade, or never written); home -> requester */
+	DSM_MSG_WRITE_GRANT,	/* arg0 page, payload the page (empty: upgrade, or never written); for a run aux = pages | those with bytes << 8, arg1 stride; home -> requester */
 	DSM_MSG_DIFFS,		/* payload {u32 page, u32 len, diff}...; writer -> home (relaxed.c) */
 	DSM_MSG_DIFF_ACK,	/* arg0 diffs applied; home -> writer */
 	DSM_MSG_HOME_REQ,	/* arg0 page, aux claimant, arg1 stride << 32 | pages to claim ahead; -> the page's manager (first-touch homes) */

@@ -54,6 +54,8 @@ struct dsm_dir_entry {
 	uint16_t ft_home1;	/* relaxed models with first-touch homes: the home
 				 * this node (the page's manager) gave the page + 1,
 				 * or 0 while no node has touched it */
+	uint16_t run;		/* sequential consistency: the write run (its slot
+				 * + 1) the transaction is part of, or 0 */
 };
 
 struct dsm_dir {

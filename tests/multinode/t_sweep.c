@@ -32,7 +32,12 @@
  * 1's second read of region 1 must come in read runs (sequential.c):
  * fewer messages than 3/4 of the pages, against one per page without
  * them (node 0 homes and owns every other page; node 1's own take a
- * recall each).
+ * recall each).  Then node 1 writes region 1, of which both nodes hold
+ * copies: the pages homed at node 0 must come in write runs, one grant
+ * for several; node 1 receives fewer messages than 3/4 of the pages,
+ * against one per page without them (a grant for each of node 0's, an
+ * acknowledgement of node 0's invalidation for each of its own).  The
+ * readers check the data after each write.
  *
  * Over tcp, a faulting thread reads its replies itself: each reader must
  * count some in msgs_by_waiter.
@@ -218,6 +223,31 @@ int main(int argc, char **argv)
 				fail("reading %u pages again took %llu messages: no runs from "
 				     "history", pages, (unsigned long long)got);
 		}
+		dsm_barrier();
+	}
+
+	/*
+	 * Write runs (sequential consistency): node 1 writes region 1, whose
+	 * pages both nodes hold copies of; then everyone else reads it back.
+	 */
+	if (nodes > 1) {
+		if (me == 1) {
+			uint64_t before = stat_of(0), got;
+
+			for (size_t k = 0; k < pages; k++)
+				write_page(heap + (base[0] + k) * ps, rounds + 4, base[0] + k);
+			got = stat_of(0) - before;
+			if (getenv("T_SWEEP_VERBOSE"))
+				fprintf(stderr, "node 1 write pass: %llu messages\n",
+					(unsigned long long)got);
+			if (!relaxed && nodes == 2 && got >= 3 * (uint64_t)pages / 4)
+				fail("sequential consistency: writing %u pages took %llu messages: "
+				     "no write runs", pages, (unsigned long long)got);
+		}
+		dsm_barrier();
+		if (me != 1)
+			for (size_t k = 0; k < pages; k++)
+				check_page(heap + (base[0] + k) * ps, rounds + 4, base[0] + k, 1);
 		dsm_barrier();
 	}
 

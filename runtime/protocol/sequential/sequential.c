@@ -52,20 +52,41 @@ struct dsm_deferred_msg {
 };
 
 /*
- * Read runs: a node that reads its way through a home's pages asks for
- * them up to SEQ_RUN_MAX at a time (plan_read_run_locked), and the home
- * grants at once, in one reply, those it can (read_run); the others get
- * transactions of their own.
+ * Runs: a node that reads or writes its way through a home's pages asks
+ * for them up to SEQ_RUN_MAX at a time (plan_run_locked).  The run's
+ * pages are one transaction at the home (run_start): one recall per node
+ * that owns any of them, for a write one invalidation per node that holds
+ * copies of any, one answer back from each, then one grant of them all
+ * (run_grant).  The pages the home cannot take so get transactions of
+ * their own.
  */
 #define SEQ_RUN_MAX 8
+
+/*
+ * A run's transaction at its home (run_start): pages page, page + stride,
+ * ... (m of them) for src and mode, each busy with e->run = its slot + 1;
+ * left of them still wait for recall replies or acknowledgements.
+ * Service thread only (the messages that move it are never delivered by a
+ * faulting thread).  With every slot in use a run is taken as single
+ * requests.
+ */
+struct seq_run {
+	size_t page, stride;
+	int src;
+	unsigned int m;		/* 0: the slot is free */
+	unsigned int left;
+	enum dsm_prot mode;
+};
+#define SEQ_RUNS 64
+static struct seq_run seq_runs[SEQ_RUNS];
 
 /* The home's copies of a run's pages, gathered for one reply (service
  * thread only). */
 static char *seq_gather;
 
-/* Per page: the stamp of the epoch its last read-only copy arrived in
- * (sweep.h); epochs count acquires (seq_acquire).  Atomic: read as hints.
- * Reserved, committed where touched. */
+/* Per page: the stamp of the epoch its last grant (a copy, or ownership)
+ * arrived in (sweep.h); epochs count acquires (seq_acquire).  Atomic: read
+ * as hints.  Reserved, committed where touched. */
 static uint16_t *seq_granted_in;
 static size_t seq_granted_len;
 static uint32_t seq_epoch;
@@ -128,10 +149,9 @@ static void complete_locked(struct dsm_rt *rt, size_t page, enum dsm_prot prot)
 	 * the application view; the seq bump publishes both to the waiters.
 	 */
 	set_prot_locked(rt, page, prot);
-	if (prot == DSM_PROT_READ)
-		__atomic_store_n(&seq_granted_in[page],
-				 dsm_sweep_stamp(__atomic_load_n(&seq_epoch, __ATOMIC_RELAXED)),
-				 __ATOMIC_RELAXED);
+	__atomic_store_n(&seq_granted_in[page],
+			 dsm_sweep_stamp(__atomic_load_n(&seq_epoch, __ATOMIC_RELAXED)),
+			 __ATOMIC_RELAXED);
 	__atomic_store_n(&pl->want, 0, __ATOMIC_RELAXED);	/* a hint for read runs too */
 	/* atomic: seq_tick reads it under the deferred lock, not the page's */
 	__atomic_store_n(&pl->hold_until_ns, dsm_now_ns() + HOLD_MAX_NS, __ATOMIC_RELAXED);
@@ -207,6 +227,29 @@ static void finish_locked(struct dsm_rt *rt, size_t page, struct dsm_dir_entry *
 }
 
 /*
+ * A write by node takes every other copy of page: the home drops its own
+ * at once; the nodes returned must be sent INV, each counted in
+ * e->pending.  An owner's copy is not among them: it goes with its
+ * recall.  Home, page lock held.
+ */
+static uint64_t take_copies_locked(struct dsm_rt *rt, size_t page, struct dsm_dir_entry *e,
+				   int node)
+{
+	uint64_t others = e->copyset & ~(1ull << node), self = 1ull << rt->self;
+
+	if (e->owner >= 0)
+		others &= ~(1ull << e->owner);
+	if (others & self) {
+		set_prot_locked(rt, page, DSM_PROT_NONE);
+		e->copyset &= ~self;
+		dsm_count(rt->counters.invalidations, 1);
+		others &= ~self;
+	}
+	e->pending += (int16_t)__builtin_popcountll(others);
+	return others;
+}
+
+/*
  * Begin a transaction for node's request.  Home, page lock held.  Sends
  * the recall or invalidations it needs; finishes at once if none.
  */
@@ -239,22 +282,11 @@ static void start_locked(struct dsm_rt *rt, size_t page, struct dsm_dir_entry *e
 		}
 	}
 	if (write) {
-		uint64_t others = e->copyset & ~(1ull << node);
+		uint64_t others = take_copies_locked(rt, page, e, node);
 
-		if (e->owner >= 0)	/* being recalled: handled above */
-			others &= ~(1ull << e->owner);
-		for (int n = 0; others; n++, others >>= 1) {
-			if (!(others & 1))
-				continue;
-			if (n == rt->self) {
-				set_prot_locked(rt, page, DSM_PROT_NONE);
-				e->copyset &= ~(1ull << n);
-				dsm_count(rt->counters.invalidations, 1);
-			} else {
+		for (int n = 0; others; n++, others >>= 1)
+			if (others & 1)
 				dsm_rt_send(rt, n, DSM_MSG_INV, 0, page, 0, NULL, 0);
-				e->pending++;
-			}
-		}
 	}
 	if (e->pending == 0)
 		finish_locked(rt, page, e);
@@ -312,36 +344,61 @@ static bool read_copy(struct dsm_rt *rt, size_t q, int home)
 			     __atomic_load_n(&seq_epoch, __ATOMIC_RELAXED)) <= 1;
 }
 
-/* Still to come: home's page, with no copy here and none asked for. */
-static bool missing(struct dsm_rt *rt, size_t q, int home)
+/* Still to come for a run that asks for need: home's page, less
+ * accessible here than need, and asked for by no thread. */
+static bool lacks(const struct dsm_page_local *pq, enum dsm_prot need)
 {
-	const struct dsm_page_local *pq = &rt->dir.local[q];
-
-	return same_home(rt, q, home) &&
-	       __atomic_load_n(&pq->prot, __ATOMIC_RELAXED) == DSM_PROT_NONE &&
+	return __atomic_load_n(&pq->prot, __ATOMIC_RELAXED) < need &&
 	       !__atomic_load_n(&pq->want, __ATOMIC_RELAXED);
 }
 
+static bool missing(struct dsm_rt *rt, size_t q, int home)
+{
+	return same_home(rt, q, home) && lacks(&rt->dir.local[q], DSM_PROT_READ);
+}
+
 /*
- * A read sweep through a home's pages: the k pages before page at the
- * same-home stride are read-only copies here (read_copy), and the next one
- * is missing.  Then the next missing pages at that stride join this
- * request, up to k pages in all and SEQ_RUN_MAX (runs grow 1, 1, 2, 4, 8
- * along a sweep, and a short read fetches nothing it did not touch, as
- * under release consistency).  The joining pages are marked wanted; their
- * locks are only tried (page's is held).  Returns how many pages, page
- * included; *stride their stride.  Page lock held; fault path.
+ * A write sweep's evidence: home's page, owned here since a grant in this
+ * epoch or the one before (a page kept from an earlier phase is no sign
+ * of this one's sweep, as for read_copy).  A hint: no locks.
  */
-static size_t plan_read_run_locked(struct dsm_rt *rt, size_t page, int home, size_t *stride)
+static bool owned_lately(struct dsm_rt *rt, size_t q, int home)
+{
+	return same_home(rt, q, home) &&
+	       __atomic_load_n(&rt->dir.local[q].prot, __ATOMIC_RELAXED) == DSM_PROT_RW &&
+	       dsm_sweep_age(__atomic_load_n(&seq_granted_in[q], __ATOMIC_RELAXED),
+			     __atomic_load_n(&seq_epoch, __ATOMIC_RELAXED)) <= 1;
+}
+
+static bool unowned(struct dsm_rt *rt, size_t q, int home)
+{
+	return same_home(rt, q, home) && lacks(&rt->dir.local[q], DSM_PROT_RW);
+}
+
+/*
+ * A sweep through a home's pages for need: the k pages before page at the
+ * same-home stride are read-only copies here (read_copy; for a write,
+ * pages owned here: owned_lately), and the next one lacks need.  Then the
+ * next such pages at that stride join this request, up to k pages in all
+ * and SEQ_RUN_MAX (runs grow 1, 1, 2, 4, 8 along a sweep, and a short
+ * sweep takes nothing it did not touch, as under release consistency).
+ * The joining pages are marked wanted; their locks are only tried (page's
+ * is held).  Returns how many pages, page included; *stride their stride.
+ * Page lock held; fault path.
+ */
+static size_t plan_run_locked(struct dsm_rt *rt, size_t page, int home, enum dsm_prot need,
+			      size_t *stride)
 {
 	size_t s = same_home_stride(rt), k, n = 1, cap = SEQ_RUN_MAX;
+	bool write = need == DSM_PROT_RW;
 
 	*stride = s;
 	if (!s)
 		return 1;
 	if (cap * rt->heap.page_size > dsm_rt_max_payload(rt))
 		cap = dsm_rt_max_payload(rt) / rt->heap.page_size;
-	k = dsm_sweep_row(rt, rt->dir.npages, page, s, cap, read_copy, missing, home);
+	k = dsm_sweep_row(rt, rt->dir.npages, page, s, cap, write ? owned_lately : read_copy,
+			  write ? unowned : missing, home);
 	while (n < k && same_home(rt, page + n * s, home)) {
 		size_t q = page + n * s;
 		struct dsm_page_local *pq = &rt->dir.local[q];
@@ -349,9 +406,9 @@ static size_t plan_read_run_locked(struct dsm_rt *rt, size_t page, int home, siz
 
 		if (dsm_dir_trylock(&rt->dir, q))
 			break;
-		join = pq->prot == DSM_PROT_NONE && !pq->want;
+		join = lacks(pq, need);
 		if (join)
-			__atomic_store_n(&pq->want, DSM_PROT_READ, __ATOMIC_RELAXED);
+			__atomic_store_n(&pq->want, (uint8_t)need, __ATOMIC_RELAXED);
 		dsm_dir_unlock(&rt->dir, q);
 		if (!join)
 			break;
@@ -389,13 +446,13 @@ static int seq_fault(struct dsm_rt *rt, size_t page, enum dsm_access access)
 			size_t n = 1, stride = 0;
 
 			__atomic_store_n(&pl->want, (uint8_t)need, __ATOMIC_RELAXED);
-			if (home != rt->self && need == DSM_PROT_READ)
-				n = plan_read_run_locked(rt, page, home, &stride);
+			if (home != rt->self)
+				n = plan_run_locked(rt, page, home, need, &stride);
 			if (home == rt->self)
 				home_request_locked(rt, page, rt->self, need);
 			else if (n > 1)
-				dsm_rt_send(rt, home, DSM_MSG_READ_REQ, (uint32_t)n, page, stride,
-					    NULL, 0);
+				dsm_rt_send(rt, home, need == DSM_PROT_RW ? DSM_MSG_WRITE_REQ :
+					    DSM_MSG_READ_REQ, (uint32_t)n, page, stride, NULL, 0);
 			else
 				dsm_rt_send(rt, home, need == DSM_PROT_RW ? DSM_MSG_WRITE_REQ :
 					    DSM_MSG_READ_REQ, 0, page, 0, NULL, 0);
@@ -545,59 +602,188 @@ static struct dsm_dir_entry *entry_of_request_locked(struct dsm_rt *rt, int src,
 }
 
 /*
- * Home: a read request for n pages, every stride-th from page (a run,
- * plan_read_run_locked).  The pages that no other node owns (the home
- * takes back its own, as start_locked would, unless it is holding one it
- * was just granted) and no transaction holds, from the first on, are
- * granted at once: src joins their copysets
- * and one READ_REPLY brings their bytes.  Their locks are held until that
- * reply is sent (the first taken, the others only tried), so that nothing
- * that would invalidate them (the home's own write fault) can send its
- * INV ahead of the reply.  Every page after the first that cannot be
- * granted so starts a transaction of its own, as a single request would.
- * Service thread.
+ * A run message: n pages (1 to SEQ_RUN_MAX, one payload of pages at
+ * most), every stride-th from page, at the same-home stride and all with
+ * the home of page.  Returns the stride.
  */
-static void read_run(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
+static size_t check_run(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h, size_t n)
 {
-	size_t page = h->arg0, n = h->aux, stride = h->arg1, ps = rt->heap.page_size, m;
-	uint64_t bit = 1ull << src;
+	size_t page = h->arg0, stride = h->arg1;
+	int home = dsm_dir_home(&rt->dir, page);
 
-	if (n > SEQ_RUN_MAX || n * ps > dsm_rt_max_payload(rt) || stride != same_home_stride(rt))
+	if (n < 1 || n > SEQ_RUN_MAX || n * rt->heap.page_size > dsm_rt_max_payload(rt) ||
+	    stride != same_home_stride(rt))
 		dsm_rt_protocol_error(rt, src, "a run of pages too long or at a wrong stride", n);
 	for (size_t i = 1; i < n; i++)
-		if (!same_home(rt, page + i * stride, rt->self))
-			dsm_rt_protocol_error(rt, src, "a run of pages not all homed here", page);
-	/* The prefix granted at once: locked until its reply is sent. */
-	for (m = 0; m < n; m++) {
-		size_t q = page + m * stride;
+		if (!same_home(rt, page + i * stride, home))
+			dsm_rt_protocol_error(rt, src, "a run of pages beyond its home's", page);
+	return stride;
+}
+
+/* The places in a run that a set of them (an INV's or INV_ACK's aux)
+ * spans: up to its last. */
+static size_t run_span(struct dsm_rt *rt, int src, uint32_t set)
+{
+	if (!set || set >= 1u << SEQ_RUN_MAX)
+		dsm_rt_protocol_error(rt, src, "a bad set of a run's pages", set);
+	return 32 - (size_t)__builtin_clz(set);
+}
+
+/*
+ * Home: a run's transaction has every answer: give src its pages in one
+ * message, then start what waits on each.  A read run's READ_REPLY
+ * carries every page's bytes (aux = m, arg1 = stride; one page: a
+ * single reply); a write run's WRITE_GRANT those of the pages src holds
+ * no valid copy of, of pages ever written (aux = m | which << 8).  No two
+ * page locks are held at once.  Service thread.
+ */
+static void run_grant(struct dsm_rt *rt, struct seq_run *w)
+{
+	size_t ps = rt->heap.page_size, nd = 0;
+	uint64_t bit = 1ull << w->src;
+	bool write = w->mode == DSM_PROT_RW;
+	uint32_t with = 0;
+
+	if (w->m == 1) {	/* a transaction as a single request's */
 		struct dsm_dir_entry *e;
 
-		if (m == 0)
-			dsm_dir_lock(&rt->dir, q);
-		else if (dsm_dir_trylock(&rt->dir, q))
-			break;
+		dsm_dir_lock(&rt->dir, w->page);
+		e = dsm_dir_entry_locked(&rt->dir, w->page);
+		e->run = 0;
+		w->m = 0;
+		finish_locked(rt, w->page, e);
+		dsm_dir_unlock(&rt->dir, w->page);
+		return;
+	}
+	for (unsigned int i = 0; i < w->m; i++) {
+		size_t q = w->page + i * w->stride;
+		struct dsm_dir_entry *e;
+
+		dsm_dir_lock(&rt->dir, q);
+		e = dsm_dir_entry_locked(&rt->dir, q);
+		/* Busy, so final: no node can write it, and the home's own
+		 * view of it is closed or read-only. */
+		if (!write || (e->version > 0 && !(e->copyset & bit))) {
+			memcpy(seq_gather + nd * ps, dsm_heap_rt_page(&rt->heap, q), ps);
+			with |= 1u << i;
+			nd++;
+		}
+		if (write) {
+			e->copyset = bit;
+			e->owner = (int16_t)w->src;
+			e->version++;
+		} else {
+			e->copyset |= bit;
+		}
+		dsm_dir_unlock(&rt->dir, q);
+	}
+	dsm_count(rt->counters.pages_sent, nd);
+	if (write)
+		dsm_rt_send(rt, w->src, DSM_MSG_WRITE_GRANT, w->m | with << 8, w->page, w->stride,
+			    seq_gather, nd * ps);
+	else
+		dsm_rt_send(rt, w->src, DSM_MSG_READ_REPLY, w->m, w->page, w->stride, seq_gather,
+			    nd * ps);
+	/* After the grant: a waiter's recall or invalidation reaches src
+	 * behind it. */
+	for (unsigned int i = 0; i < w->m; i++) {
+		size_t q = w->page + i * w->stride;
+		struct dsm_dir_entry *e;
+		int next;
+		bool wr;
+
+		dsm_dir_lock(&rt->dir, q);
+		e = dsm_dir_entry_locked(&rt->dir, q);
+		e->busy = 0;
+		e->run = 0;
+		if (dsm_dir_next_waiter_locked(&rt->dir, e, &next, &wr))
+			start_locked(rt, q, e, next, wr ? DSM_PROT_RW : DSM_PROT_READ);
+		dsm_dir_unlock(&rt->dir, q);
+	}
+	w->m = 0;
+}
+
+/* Home: one page of run r has all its answers (its lock no longer
+ * held).  Service thread. */
+static void run_page_done(struct dsm_rt *rt, unsigned int r)
+{
+	struct seq_run *w = &seq_runs[r];
+
+	if (--w->left == 0)
+		run_grant(rt, w);
+}
+
+/*
+ * Home: a request for n pages for mode, every stride-th from page (a run,
+ * plan_run_locked).  The pages from the first on that no transaction
+ * holds, that src does not own, and that the home does not hold as just
+ * granted, become one transaction (a run slot): each busy for src.  What
+ * the pages need is asked for at once, one message per node for all of
+ * them: a RECALL to each node that owns some (aux = the protection to
+ * keep | which pages, by place in the run, << 8), for a write an INV to
+ * each node with copies of some (aux = which pages); the home's own
+ * ownership and copies it gives up itself.  When the last answer is in,
+ * run_grant.  Every page after that prefix starts a transaction of its
+ * own, as a single request would; so does the whole run when no slot is
+ * free.  Service thread.
+ */
+static void run_start(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
+		      enum dsm_prot mode)
+{
+	size_t page = h->arg0, n = h->aux, stride = check_run(rt, src, h, n), m = 0;
+	bool write = mode == DSM_PROT_RW;
+	enum dsm_prot keep = write ? DSM_PROT_NONE : DSM_PROT_READ;
+	uint64_t owners = 0, holders = 0;
+	uint8_t recall[64] = { 0 }, inv[64] = { 0 };	/* per node: the run's pages */
+	unsigned int r, left = 0;
+
+	for (r = 0; r < SEQ_RUNS && seq_runs[r].m; r++)
+		;
+	for (; r < SEQ_RUNS && m < n; m++) {
+		size_t q = page + m * stride;
+		struct dsm_dir_entry *e;
+		uint64_t others;
+
+		dsm_dir_lock(&rt->dir, q);
 		e = entry_of_request_locked(rt, src, q);
-		if (e->busy || (e->owner >= 0 && (e->owner != rt->self ||
-						   held(&rt->dir.local[q], dsm_now_ns())))) {
+		if (e->busy || e->owner == src ||
+		    (e->owner == rt->self && held(&rt->dir.local[q], dsm_now_ns()))) {
 			dsm_dir_unlock(&rt->dir, q);
 			break;
 		}
-		if (e->owner == rt->self)	/* the home's own: its memory is current */
-			local_recall_locked(rt, q, e, DSM_PROT_READ);
-		e->copyset |= bit;
+		e->busy = 1;
+		e->txn_node = (int16_t)src;
+		e->txn_mode = (uint8_t)mode;
+		e->pending = 0;
+		e->run = (uint16_t)(r + 1);
+		if (e->owner == rt->self) {	/* the home's own: its memory is current */
+			local_recall_locked(rt, q, e, keep);
+		} else if (e->owner >= 0) {
+			recall[e->owner] |= (uint8_t)(1u << m);
+			owners |= 1ull << e->owner;
+			e->pending++;
+		}
+		others = write ? take_copies_locked(rt, q, e, src) : 0;
+		holders |= others;
+		for (int x = 0; others; x++, others >>= 1)
+			if (others & 1)
+				inv[x] |= (uint8_t)(1u << m);
+		if (e->pending)
+			left++;
+		dsm_dir_unlock(&rt->dir, q);
 	}
-	if (m == 1) {		/* a reply as to a single request */
-		dsm_count(rt->counters.pages_sent, 1);
-		dsm_rt_send_page(rt, src, DSM_MSG_READ_REPLY, 0, page, 0);
-		dsm_dir_unlock(&rt->dir, page);
-	} else if (m) {
-		for (size_t i = 0; i < m; i++)	/* locked: the copies are final */
-			memcpy(seq_gather + i * ps, dsm_heap_rt_page(&rt->heap, page + i * stride), ps);
-		dsm_count(rt->counters.pages_sent, m);
-		dsm_rt_send(rt, src, DSM_MSG_READ_REPLY, (uint32_t)m, page, stride, seq_gather,
-			    m * ps);
-		for (size_t i = 0; i < m; i++)
-			dsm_dir_unlock(&rt->dir, page + i * stride);
+	if (m) {
+		seq_runs[r] = (struct seq_run){ .page = page, .stride = stride, .src = src,
+						.m = (unsigned int)m, .left = left, .mode = mode };
+		for (int x = 0; owners; x++, owners >>= 1)
+			if (owners & 1)
+				dsm_rt_send(rt, x, DSM_MSG_RECALL, keep | (uint32_t)recall[x] << 8, page,
+					    stride, NULL, 0);
+		for (int x = 0; holders; x++, holders >>= 1)
+			if (holders & 1)
+				dsm_rt_send(rt, x, DSM_MSG_INV, inv[x], page, stride, NULL, 0);
+		if (!left)
+			run_grant(rt, &seq_runs[r]);
 	}
 	/* The rest: a transaction each, as single requests. */
 	for (size_t i = m; i < n; i++) {
@@ -605,13 +791,13 @@ static void read_run(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
 
 		dsm_dir_lock(&rt->dir, q);
 		entry_of_request_locked(rt, src, q);	/* checks it */
-		home_request_locked(rt, q, src, DSM_PROT_READ);
+		home_request_locked(rt, q, src, mode);
 		dsm_dir_unlock(&rt->dir, q);
 	}
 }
 
 /*
- * A run's reply (read_run): aux pages, every arg1-th from arg0, their
+ * A read run's reply (run_grant): aux pages, every arg1-th from arg0, their
  * bytes one after the other in the payload, copied into place here (into
  * the runtime's view: the application's is closed while a page is
  * wanted).  Any thread that may deliver a fault's grant.
@@ -619,17 +805,15 @@ static void read_run(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
 static void read_run_reply(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 			   const void *payload)
 {
-	size_t page = h->arg0, n = h->aux, stride = h->arg1, ps = rt->heap.page_size;
-	int home = dsm_dir_home(&rt->dir, page);
+	size_t page = h->arg0, n = h->aux, stride = check_run(rt, src, h, n);
+	size_t ps = rt->heap.page_size;
 
-	if (n > SEQ_RUN_MAX || stride != same_home_stride(rt) || h->len != n * ps)
-		dsm_rt_protocol_error(rt, src, "a run's reply of a wrong size or stride", n);
+	if (h->len != n * ps)
+		dsm_rt_protocol_error(rt, src, "a run's reply of a wrong size", h->len);
 	for (size_t i = 0; i < n; i++) {
 		size_t q = page + i * stride;
 		struct dsm_page_local *pq = &rt->dir.local[q];
 
-		if (!same_home(rt, q, home))
-			dsm_rt_protocol_error(rt, src, "a run's reply beyond its home's pages", q);
 		dsm_dir_lock(&rt->dir, q);
 		if (pq->want != DSM_PROT_READ || pq->prot != DSM_PROT_NONE)
 			dsm_rt_protocol_error(rt, src, "a run's page not requested", q);
@@ -645,24 +829,176 @@ static void read_run_reply(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 	}
 }
 
+/*
+ * A write run's grant (run_grant): aux & 0xff pages, every arg1-th
+ * from arg0, now owned here; the bytes of those that aux >> 8 names come
+ * one after the other in the payload.  The others are upgrades of valid
+ * copies here, or pages never written (zero).  Any thread that may
+ * deliver a fault's grant.
+ */
+static void write_run_reply(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
+			    const void *payload)
+{
+	size_t page = h->arg0, n = h->aux & 0xff, ps = rt->heap.page_size, nd = 0;
+	uint32_t with = h->aux >> 8;
+	size_t stride = check_run(rt, src, h, n);
+
+	if (with >= 1u << n || h->len != (size_t)__builtin_popcount(with) * ps)
+		dsm_rt_protocol_error(rt, src, "a write run's grant of a wrong size", h->len);
+	for (size_t i = 0; i < n; i++) {
+		size_t q = page + i * stride;
+		struct dsm_page_local *pq = &rt->dir.local[q];
+
+		dsm_dir_lock(&rt->dir, q);
+		if (pq->want != DSM_PROT_RW || pq->prot == DSM_PROT_RW)
+			dsm_rt_protocol_error(rt, src, "a run's page not requested", q);
+		if (with & 1u << i) {
+			memcpy(dsm_heap_rt_page(&rt->heap, q), (const char *)payload + nd * ps, ps);
+			dsm_count(rt->counters.pages_fetched, 1);
+			nd++;
+		}
+		complete_locked(rt, q, DSM_PROT_RW);
+		if (i > 0)	/* as in read_run_reply: only the faulting page */
+			__atomic_store_n(&pq->hold_until_ns, 0, __ATOMIC_RELAXED);
+		dsm_dir_unlock(&rt->dir, q);
+	}
+}
+
+/*
+ * A write run's invalidation (run_start): drop the pages aux names, every
+ * stride-th from arg0 by place, and acknowledge them in one INV_ACK of the
+ * same form.  A page held here (just granted, not used yet) is answered
+ * later on its own, as a single INV.  Service thread.
+ */
+static void inv_run(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
+{
+	size_t page = h->arg0, stride = check_run(rt, src, h, run_span(rt, src, h->aux));
+	uint32_t acked = 0;
+
+	for (unsigned int i = 0; i < SEQ_RUN_MAX; i++) {
+		size_t q = page + i * stride;
+		struct dsm_wire_hdr one = { .type = DSM_MSG_INV, .arg0 = q };
+
+		if (!(h->aux & 1u << i))
+			continue;
+		dsm_dir_lock(&rt->dir, q);
+		if (held(&rt->dir.local[q], dsm_now_ns()) && defer_locked(rt, src, &one)) {
+			dsm_dir_unlock(&rt->dir, q);
+			continue;
+		}
+		set_prot_locked(rt, q, DSM_PROT_NONE);
+		dsm_count(rt->counters.invalidations, 1);
+		dsm_dir_unlock(&rt->dir, q);
+		acked |= 1u << i;
+	}
+	if (acked)
+		dsm_rt_send(rt, src, DSM_MSG_INV_ACK, acked, page, stride, NULL, 0);
+}
+
+/*
+ * An owner: a run's recall (run_start): give back the pages aux >> 8
+ * names, every arg1-th from arg0 by place, keeping aux & 0xff of each,
+ * in one RECALL_REPLY of the same form with their bytes one after the
+ * other.  A page held here (just granted, not used yet) is answered later
+ * on its own, as a single RECALL.  Service thread.
+ */
+static void recall_run(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h)
+{
+	uint32_t set = h->aux >> 8, answered = 0;
+	size_t page = h->arg0, stride = check_run(rt, src, h, run_span(rt, src, set));
+	size_t ps = rt->heap.page_size, nd = 0;
+	enum dsm_prot keep = (enum dsm_prot)(h->aux & 0xff);
+
+	for (unsigned int i = 0; i < SEQ_RUN_MAX; i++) {
+		size_t q = page + i * stride;
+		struct dsm_wire_hdr one = { .type = DSM_MSG_RECALL, .aux = keep, .arg0 = q };
+
+		if (!(set & 1u << i))
+			continue;
+		dsm_dir_lock(&rt->dir, q);
+		if (rt->dir.local[q].prot != DSM_PROT_RW)
+			dsm_rt_protocol_error(rt, src, "a recall of a page this node does not own", q);
+		if (held(&rt->dir.local[q], dsm_now_ns()) && defer_locked(rt, src, &one)) {
+			dsm_dir_unlock(&rt->dir, q);
+			continue;
+		}
+		/* Closed (or read-only) first: the bytes taken are final. */
+		set_prot_locked(rt, q, keep);
+		if (keep == DSM_PROT_NONE)
+			dsm_count(rt->counters.invalidations, 1);
+		memcpy(seq_gather + nd * ps, dsm_heap_rt_page(&rt->heap, q), ps);
+		nd++;
+		answered |= 1u << i;
+		dsm_dir_unlock(&rt->dir, q);
+	}
+	if (answered) {
+		dsm_count(rt->counters.pages_sent, nd);
+		dsm_rt_send(rt, src, DSM_MSG_RECALL_REPLY, answered, page, stride, seq_gather,
+			    nd * ps);
+	}
+}
+
+/*
+ * Home: an answer for page from src: its invalidation's acknowledgement,
+ * or its recall's reply with the page's bytes (placed by the transport
+ * when sent alone, at bytes when part of a run's reply).  Page lock held
+ * on entry; on return it is released.  Service thread.
+ */
+static void answer_in_unlock(struct dsm_rt *rt, int src, size_t page,
+			     const struct dsm_wire_hdr *h, const void *bytes)
+{
+	struct dsm_dir_entry *e = dsm_dir_entry_locked(&rt->dir, page);
+	unsigned int run;
+	bool done;
+
+	if (!e->busy || e->pending <= 0)
+		dsm_rt_protocol_error(rt, src, "an unexpected reply", page);
+	if (h->type == DSM_MSG_RECALL_REPLY) {
+		if (e->owner != src)
+			dsm_rt_protocol_error(rt, src, "a recall reply from a non-owner", page);
+		/* This node's view of the page is closed (another node
+		 * owned it), so filling the memory is invisible here. */
+		if (h->aux) {
+			memcpy(dsm_heap_rt_page(&rt->heap, page), bytes, rt->heap.page_size);
+			dsm_count(rt->counters.pages_fetched, 1);
+		} else {
+			store_page(rt, src, page, bytes);
+		}
+		e->owner = -1;
+		if (e->txn_mode == DSM_PROT_RW)
+			e->copyset &= ~(1ull << src);
+		else
+			e->copyset |= 1ull << src;
+	} else {
+		e->copyset &= ~(1ull << src);
+	}
+	run = e->run;
+	done = --e->pending == 0;
+	if (done && !run)
+		finish_locked(rt, page, e);
+	dsm_dir_unlock(&rt->dir, page);
+	if (done && run)
+		run_page_done(rt, run - 1);
+}
+
 /* Service thread. */
 static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 			   const void *payload)
 {
 	struct dsm_page_local *pl;
-	struct dsm_dir_entry *e;
 	size_t page;
 
 	switch (h->type) {
 	case DSM_MSG_READ_REQ:
 	case DSM_MSG_WRITE_REQ:
 		page = check_page(rt, src, h, true);
-		if (h->type == DSM_MSG_READ_REQ && h->aux > 1) {
-			read_run(rt, src, h);
+		if (h->aux > 1) {
+			run_start(rt, src, h, h->type == DSM_MSG_WRITE_REQ ? DSM_PROT_RW :
+					      DSM_PROT_READ);
 			break;
 		}
 		dsm_dir_lock(&rt->dir, page);
-		e = entry_of_request_locked(rt, src, page);
+		entry_of_request_locked(rt, src, page);	/* checks it */
 		home_request_locked(rt, page, src,
 				    h->type == DSM_MSG_WRITE_REQ ? DSM_PROT_RW : DSM_PROT_READ);
 		dsm_dir_unlock(&rt->dir, page);
@@ -670,8 +1006,12 @@ static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 
 	case DSM_MSG_RECALL:
 		page = check_page(rt, src, h, false);
-		if (h->aux != DSM_PROT_NONE && h->aux != DSM_PROT_READ)
+		if ((h->aux & 0xff) != DSM_PROT_NONE && (h->aux & 0xff) != DSM_PROT_READ)
 			dsm_rt_protocol_error(rt, src, "a recall with a bad protection", h->aux);
+		if (h->aux >> 8) {
+			recall_run(rt, src, h);
+			break;
+		}
 		dsm_dir_lock(&rt->dir, page);
 		if (rt->dir.local[page].prot != DSM_PROT_RW)
 			dsm_rt_protocol_error(rt, src, "a recall of a page this node does not own", page);
@@ -681,6 +1021,10 @@ static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 
 	case DSM_MSG_INV:
 		page = check_page(rt, src, h, false);
+		if (h->aux) {
+			inv_run(rt, src, h);
+			break;
+		}
 		dsm_dir_lock(&rt->dir, page);
 		answer_or_defer_locked(rt, src, h);
 		dsm_dir_unlock(&rt->dir, page);
@@ -689,29 +1033,30 @@ static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 	case DSM_MSG_RECALL_REPLY:
 	case DSM_MSG_INV_ACK:
 		page = check_page(rt, src, h, true);
+		if (h->aux) {	/* of a run's pages (inv_run, recall_run) */
+			size_t stride = check_run(rt, src, h, run_span(rt, src, h->aux));
+			size_t ps = rt->heap.page_size, nd = 0;
+
+			if (h->type == DSM_MSG_RECALL_REPLY &&
+			    h->len != (size_t)__builtin_popcount(h->aux) * ps)
+				dsm_rt_protocol_error(rt, src, "a run's recall reply of a wrong size",
+						      h->len);
+			for (unsigned int i = 0; i < SEQ_RUN_MAX; i++) {
+				const char *bytes = NULL;
+
+				if (!(h->aux & 1u << i))
+					continue;
+				if (h->type == DSM_MSG_RECALL_REPLY)
+					bytes = (const char *)payload + nd++ * ps;
+				dsm_dir_lock(&rt->dir, page + i * stride);
+				answer_in_unlock(rt, src, page + i * stride, h, bytes);
+			}
+			break;
+		}
 		if (h->type == DSM_MSG_RECALL_REPLY)
 			check_len(rt, src, h, false);
 		dsm_dir_lock(&rt->dir, page);
-		e = dsm_dir_entry_locked(&rt->dir, page);
-		if (!e->busy || e->pending <= 0)
-			dsm_rt_protocol_error(rt, src, "an unexpected reply", page);
-		if (h->type == DSM_MSG_RECALL_REPLY) {
-			if (e->owner != src)
-				dsm_rt_protocol_error(rt, src, "a recall reply from a non-owner", page);
-			/* This node's view of the page is closed (another node
-			 * owned it), so filling the memory is invisible here. */
-			store_page(rt, src, page, payload);
-			e->owner = -1;
-			if (e->txn_mode == DSM_PROT_RW)
-				e->copyset &= ~(1ull << src);
-			else
-				e->copyset |= 1ull << src;
-		} else {
-			e->copyset &= ~(1ull << src);
-		}
-		if (--e->pending == 0)
-			finish_locked(rt, page, e);
-		dsm_dir_unlock(&rt->dir, page);
+		answer_in_unlock(rt, src, page, h, payload);
 		break;
 
 	case DSM_MSG_READ_REPLY:
@@ -719,6 +1064,10 @@ static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 		page = check_page(rt, src, h, false);
 		if (h->type == DSM_MSG_READ_REPLY && h->aux > 1) {
 			read_run_reply(rt, src, h, payload);
+			break;
+		}
+		if (h->type == DSM_MSG_WRITE_GRANT && h->aux) {
+			write_run_reply(rt, src, h, payload);
 			break;
 		}
 		check_len(rt, src, h, true);
@@ -752,6 +1101,7 @@ static int seq_init(struct dsm_rt *rt)
 	if (!d->v)
 		return -ENOMEM;
 	d->cap = DEFERRED_CAP;
+	memset(seq_runs, 0, sizeof(seq_runs));
 	seq_gather = malloc(SEQ_RUN_MAX * rt->heap.page_size);
 	seq_granted_len = rt->dir.npages * sizeof(*seq_granted_in);
 	seq_granted_in = mmap(NULL, seq_granted_len, PROT_READ | PROT_WRITE,
@@ -846,6 +1196,7 @@ static void seq_ckpt_reset(struct dsm_rt *rt)
 	pthread_mutex_lock(&seq_deferred.lock);
 	seq_deferred.n = 0;		/* no transaction is left to answer */
 	pthread_mutex_unlock(&seq_deferred.lock);
+	memset(seq_runs, 0, sizeof(seq_runs));
 }
 
 /* Written once: its first grant carries the bytes. */
