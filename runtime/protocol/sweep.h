@@ -5,8 +5,9 @@
  *
  * A node that reads its way through a home's pages at a stride s has
  * copies of page - s, page - 2s, ... and lacks page + s: a fault then asks
- * for the pages ahead too (relaxed.c's plan_run_locked, sequential.c's
- * plan_read_run_locked).  Only copies that arrived lately count: copies
+ * for the pages ahead too (relaxed.c's and sequential.c's
+ * plan_run_locked; under sequential consistency a write sweep likewise,
+ * by the pages it owns).  Only copies that arrived lately count: copies
  * kept from an earlier phase line up with a sweep by chance.  "Lately" is
  * counted in epochs, which end at each acquire: each protocol stamps a
  * page with the epoch its copy arrived in (dsm_sweep_stamp) and asks its

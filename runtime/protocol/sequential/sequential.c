@@ -195,12 +195,14 @@ static void local_recall_locked(struct dsm_rt *rt, size_t page, struct dsm_dir_e
 static void start_locked(struct dsm_rt *rt, size_t page, struct dsm_dir_entry *e, int node,
 			 enum dsm_prot mode);
 
-static void finish_locked(struct dsm_rt *rt, size_t page, struct dsm_dir_entry *e)
+/*
+ * The directory's side of granting a page to node for mode: node joins
+ * the copyset, or becomes the owner and only holder.  Returns whether the
+ * grant must carry the page's bytes.  Home, page lock held.
+ */
+static bool grant_entry_locked(struct dsm_dir_entry *e, int node, enum dsm_prot mode)
 {
-	int node = e->txn_node, next;
 	uint64_t bit = 1ull << node;
-	bool write;
-
 	/*
 	 * Every store reaches a page through a write grant, so a page never
 	 * granted for writing (version 0) is still zero in every node's
@@ -208,7 +210,7 @@ static void finish_locked(struct dsm_rt *rt, size_t page, struct dsm_dir_entry *
 	 */
 	bool written = e->version > 0;
 
-	if (e->txn_mode == DSM_PROT_RW) {
+	if (mode == DSM_PROT_RW) {
 		/* A requester still in the copyset holds valid data: an
 		 * upgrade needs no page. */
 		bool with_data = written && !(e->copyset & bit);
@@ -216,14 +218,31 @@ static void finish_locked(struct dsm_rt *rt, size_t page, struct dsm_dir_entry *
 		e->copyset = bit;
 		e->owner = (int16_t)node;
 		e->version++;
-		grant_locked(rt, page, node, DSM_PROT_RW, with_data);
-	} else {
-		e->copyset |= bit;
-		grant_locked(rt, page, node, DSM_PROT_READ, written);
+		return with_data;
 	}
+	e->copyset |= bit;
+	return written;
+}
+
+/* The transaction on page is over: start the next queued one, if any.
+ * Home, page lock held. */
+static void serve_next_locked(struct dsm_rt *rt, size_t page, struct dsm_dir_entry *e)
+{
+	int next;
+	bool write;
+
 	e->busy = 0;
 	if (dsm_dir_next_waiter_locked(&rt->dir, e, &next, &write))
 		start_locked(rt, page, e, next, write ? DSM_PROT_RW : DSM_PROT_READ);
+}
+
+static void finish_locked(struct dsm_rt *rt, size_t page, struct dsm_dir_entry *e)
+{
+	int node = e->txn_node;
+	enum dsm_prot mode = (enum dsm_prot)e->txn_mode;
+
+	grant_locked(rt, page, node, mode, grant_entry_locked(e, node, mode));
+	serve_next_locked(rt, page, e);
 }
 
 /*
@@ -336,12 +355,17 @@ static bool same_home(const struct dsm_rt *rt, size_t q, int home)
  * them, and lu on 4 nodes sent twice the messages.  Pages this node
  * writes are no evidence.  A hint: no locks.
  */
-static bool read_copy(struct dsm_rt *rt, size_t q, int home)
+static bool granted_lately(struct dsm_rt *rt, size_t q, int home, enum dsm_prot prot)
 {
 	return same_home(rt, q, home) &&
-	       __atomic_load_n(&rt->dir.local[q].prot, __ATOMIC_RELAXED) == DSM_PROT_READ &&
+	       __atomic_load_n(&rt->dir.local[q].prot, __ATOMIC_RELAXED) == prot &&
 	       dsm_sweep_age(__atomic_load_n(&seq_granted_in[q], __ATOMIC_RELAXED),
 			     __atomic_load_n(&seq_epoch, __ATOMIC_RELAXED)) <= 1;
+}
+
+static bool read_copy(struct dsm_rt *rt, size_t q, int home)
+{
+	return granted_lately(rt, q, home, DSM_PROT_READ);
 }
 
 /* Still to come for a run that asks for need: home's page, less
@@ -364,10 +388,7 @@ static bool missing(struct dsm_rt *rt, size_t q, int home)
  */
 static bool owned_lately(struct dsm_rt *rt, size_t q, int home)
 {
-	return same_home(rt, q, home) &&
-	       __atomic_load_n(&rt->dir.local[q].prot, __ATOMIC_RELAXED) == DSM_PROT_RW &&
-	       dsm_sweep_age(__atomic_load_n(&seq_granted_in[q], __ATOMIC_RELAXED),
-			     __atomic_load_n(&seq_epoch, __ATOMIC_RELAXED)) <= 1;
+	return granted_lately(rt, q, home, DSM_PROT_RW);
 }
 
 static bool unowned(struct dsm_rt *rt, size_t q, int home)
@@ -450,12 +471,10 @@ static int seq_fault(struct dsm_rt *rt, size_t page, enum dsm_access access)
 				n = plan_run_locked(rt, page, home, need, &stride);
 			if (home == rt->self)
 				home_request_locked(rt, page, rt->self, need);
-			else if (n > 1)
+			else	/* a single request has aux and arg1 0 */
 				dsm_rt_send(rt, home, need == DSM_PROT_RW ? DSM_MSG_WRITE_REQ :
-					    DSM_MSG_READ_REQ, (uint32_t)n, page, stride, NULL, 0);
-			else
-				dsm_rt_send(rt, home, need == DSM_PROT_RW ? DSM_MSG_WRITE_REQ :
-					    DSM_MSG_READ_REQ, 0, page, 0, NULL, 0);
+					    DSM_MSG_READ_REQ, n > 1 ? (uint32_t)n : 0, page,
+					    n > 1 ? stride : 0, NULL, 0);
 		}
 		/* The grant comes from home: read it ourselves (service.c). */
 		if (pl->seq == seq) {
@@ -640,7 +659,6 @@ static size_t run_span(struct dsm_rt *rt, int src, uint32_t set)
 static void run_grant(struct dsm_rt *rt, struct seq_run *w)
 {
 	size_t ps = rt->heap.page_size, nd = 0;
-	uint64_t bit = 1ull << w->src;
 	bool write = w->mode == DSM_PROT_RW;
 	uint32_t with = 0;
 
@@ -662,18 +680,12 @@ static void run_grant(struct dsm_rt *rt, struct seq_run *w)
 		dsm_dir_lock(&rt->dir, q);
 		e = dsm_dir_entry_locked(&rt->dir, q);
 		/* Busy, so final: no node can write it, and the home's own
-		 * view of it is closed or read-only. */
-		if (!write || (e->version > 0 && !(e->copyset & bit))) {
+		 * view of it is closed or read-only.  A read run's reply
+		 * carries every page. */
+		if (grant_entry_locked(e, w->src, w->mode) || !write) {
 			memcpy(seq_gather + nd * ps, dsm_heap_rt_page(&rt->heap, q), ps);
 			with |= 1u << i;
 			nd++;
-		}
-		if (write) {
-			e->copyset = bit;
-			e->owner = (int16_t)w->src;
-			e->version++;
-		} else {
-			e->copyset |= bit;
 		}
 		dsm_dir_unlock(&rt->dir, q);
 	}
@@ -689,15 +701,11 @@ static void run_grant(struct dsm_rt *rt, struct seq_run *w)
 	for (unsigned int i = 0; i < w->m; i++) {
 		size_t q = w->page + i * w->stride;
 		struct dsm_dir_entry *e;
-		int next;
-		bool wr;
 
 		dsm_dir_lock(&rt->dir, q);
 		e = dsm_dir_entry_locked(&rt->dir, q);
-		e->busy = 0;
 		e->run = 0;
-		if (dsm_dir_next_waiter_locked(&rt->dir, e, &next, &wr))
-			start_locked(rt, q, e, next, wr ? DSM_PROT_RW : DSM_PROT_READ);
+		serve_next_locked(rt, q, e);
 		dsm_dir_unlock(&rt->dir, q);
 	}
 	w->m = 0;
@@ -797,68 +805,39 @@ static void run_start(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
 }
 
 /*
- * A read run's reply (run_grant): aux pages, every arg1-th from arg0, their
- * bytes one after the other in the payload, copied into place here (into
- * the runtime's view: the application's is closed while a page is
- * wanted).  Any thread that may deliver a fault's grant.
+ * A run's grant (run_grant): n pages, every arg1-th from arg0, now
+ * granted here for need; the bytes of those that with names come one after
+ * the other in the payload, copied into place here (into the runtime's
+ * view: the application's is closed, or read-only for an upgrade, while a
+ * page is wanted).  A write grant's other pages are upgrades of valid
+ * copies here, or pages never written (zero).  A read run's reply (aux =
+ * n) carries every page; a write run's grant has aux = n | with << 8.
+ * Any thread that may deliver a fault's grant.
  */
-static void read_run_reply(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
-			   const void *payload)
+static void run_reply(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
+		      const void *payload, enum dsm_prot need, size_t n, uint32_t with)
 {
-	size_t page = h->arg0, n = h->aux, stride = check_run(rt, src, h, n);
-	size_t ps = rt->heap.page_size;
+	size_t page = h->arg0, stride = check_run(rt, src, h, n), ps = rt->heap.page_size, nd = 0;
 
-	if (h->len != n * ps)
+	if (with >= 1u << n || h->len != (size_t)__builtin_popcount(with) * ps)
 		dsm_rt_protocol_error(rt, src, "a run's reply of a wrong size", h->len);
 	for (size_t i = 0; i < n; i++) {
 		size_t q = page + i * stride;
 		struct dsm_page_local *pq = &rt->dir.local[q];
 
 		dsm_dir_lock(&rt->dir, q);
-		if (pq->want != DSM_PROT_READ || pq->prot != DSM_PROT_NONE)
-			dsm_rt_protocol_error(rt, src, "a run's page not requested", q);
-		memcpy(dsm_heap_rt_page(&rt->heap, q), (const char *)payload + i * ps, ps);
-		dsm_count(rt->counters.pages_fetched, 1);
-		complete_locked(rt, q, DSM_PROT_READ);
-		/* Only the faulting thread's page (the first) is held: no
-		 * thread waits for the others, and a hold would keep their
-		 * writers waiting for nothing. */
-		if (i > 0)
-			__atomic_store_n(&pq->hold_until_ns, 0, __ATOMIC_RELAXED);
-		dsm_dir_unlock(&rt->dir, q);
-	}
-}
-
-/*
- * A write run's grant (run_grant): aux & 0xff pages, every arg1-th
- * from arg0, now owned here; the bytes of those that aux >> 8 names come
- * one after the other in the payload.  The others are upgrades of valid
- * copies here, or pages never written (zero).  Any thread that may
- * deliver a fault's grant.
- */
-static void write_run_reply(struct dsm_rt *rt, int src, const struct dsm_wire_hdr *h,
-			    const void *payload)
-{
-	size_t page = h->arg0, n = h->aux & 0xff, ps = rt->heap.page_size, nd = 0;
-	uint32_t with = h->aux >> 8;
-	size_t stride = check_run(rt, src, h, n);
-
-	if (with >= 1u << n || h->len != (size_t)__builtin_popcount(with) * ps)
-		dsm_rt_protocol_error(rt, src, "a write run's grant of a wrong size", h->len);
-	for (size_t i = 0; i < n; i++) {
-		size_t q = page + i * stride;
-		struct dsm_page_local *pq = &rt->dir.local[q];
-
-		dsm_dir_lock(&rt->dir, q);
-		if (pq->want != DSM_PROT_RW || pq->prot == DSM_PROT_RW)
+		if (pq->want != need || pq->prot >= need)
 			dsm_rt_protocol_error(rt, src, "a run's page not requested", q);
 		if (with & 1u << i) {
 			memcpy(dsm_heap_rt_page(&rt->heap, q), (const char *)payload + nd * ps, ps);
 			dsm_count(rt->counters.pages_fetched, 1);
 			nd++;
 		}
-		complete_locked(rt, q, DSM_PROT_RW);
-		if (i > 0)	/* as in read_run_reply: only the faulting page */
+		complete_locked(rt, q, need);
+		/* Only the faulting thread's page (the first) is held: no
+		 * thread waits for the others, and a hold would keep their
+		 * next users waiting for nothing. */
+		if (i > 0)
 			__atomic_store_n(&pq->hold_until_ns, 0, __ATOMIC_RELAXED);
 		dsm_dir_unlock(&rt->dir, q);
 	}
@@ -1063,11 +1042,12 @@ static void seq_on_message(struct dsm_rt *rt, int src, const struct dsm_wire_hdr
 	case DSM_MSG_WRITE_GRANT:
 		page = check_page(rt, src, h, false);
 		if (h->type == DSM_MSG_READ_REPLY && h->aux > 1) {
-			read_run_reply(rt, src, h, payload);
+			run_reply(rt, src, h, payload, DSM_PROT_READ, h->aux,
+				  h->aux < 32 ? (1u << h->aux) - 1 : UINT32_MAX);
 			break;
 		}
 		if (h->type == DSM_MSG_WRITE_GRANT && h->aux) {
-			write_run_reply(rt, src, h, payload);
+			run_reply(rt, src, h, payload, DSM_PROT_RW, h->aux & 0xff, h->aux >> 8);
 			break;
 		}
 		check_len(rt, src, h, true);
